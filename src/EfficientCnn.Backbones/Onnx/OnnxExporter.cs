@@ -73,7 +73,13 @@ public static class OnnxExporter
     {
         ArgumentNullException.ThrowIfNull(model);
         options ??= new OnnxExportOptions();
-        var prep = options.Preprocessing ?? (model as OnnxImportedModule)?.Preprocessing ?? PreprocessingSpec.ImageNet();
+        // A re-exported import keeps what its source said unless the options say otherwise.
+        var imported = model as OnnxImportedModule;
+        string? Meta(string key) => imported is not null && imported.Metadata.TryGetValue(key, out var v) ? v : null;
+        var prep = options.Preprocessing ?? imported?.Preprocessing ?? PreprocessingSpec.ImageNet();
+        string variant = options.VariantName ?? Meta(OnnxMetadataKeys.Variant) ?? model.GetType().Name;
+        string? provenance = options.WeightsProvenance ?? Meta(OnnxMetadataKeys.Weights);
+        var classLabels = options.ClassLabels ?? (imported?.ClassLabels is { } l && l.Count == model.NumClasses ? l : null);
         bool wasTraining = model.training;
         model.eval();
         try
@@ -91,10 +97,10 @@ public static class OnnxExporter
                 g.RenameTensor(model.ExportHead(g, FeaturesName), LogitsName);
 
             var graph = g.Graph;
-            graph.Name = options.VariantName ?? model.GetType().Name;
+            graph.Name = variant;
             var (h, w) = options.FixedSpatialSize ? (Dim(prep.Resolution), Dim(prep.Resolution)) : (Dim("H"), Dim("W"));
             // An imported model with a fixed H/W (e.g. a 7x7 AveragePool at the end) keeps it; its batch becomes N.
-            if (model is OnnxImportedModule { InputHeight: { } ih, InputWidth: { } iw }) (h, w) = (Dim(ih), Dim(iw));
+            if (imported is { InputHeight: { } ih, InputWidth: { } iw }) (h, w) = (Dim(ih), Dim(iw));
             graph.Input.Add(ValueInfo(InputName, Dim("N"), Dim(3), h, w));
             graph.Output.Add(ValueInfo(FeaturesName, Dim("N"), Dim(model.FeatureDim)));
             if (head) graph.Output.Add(ValueInfo(LogitsName, Dim("N"), Dim(model.NumClasses)));
@@ -115,10 +121,10 @@ public static class OnnxExporter
                 new(OnnxMetadataKeys.FeatureDim, model.FeatureDim.ToString(CultureInfo.InvariantCulture)),
                 new(OnnxMetadataKeys.NumClasses, (head ? model.NumClasses : 0).ToString(CultureInfo.InvariantCulture)),
                 new(OnnxMetadataKeys.FoldedBatchNorm, options.FoldBatchNorm ? "true" : "false"),
-                new(OnnxMetadataKeys.Weights, options.WeightsProvenance ?? "unspecified"),
+                new(OnnxMetadataKeys.Weights, provenance ?? "unspecified"),
             };
             meta.AddRange(prep.ToMetadata());
-            if (options.ClassLabels is { } labels)
+            if (classLabels is { } labels)
             {
                 if (head && labels.Count != model.NumClasses)
                     throw new ArgumentException($"ClassLabels has {labels.Count} labels but the head has {model.NumClasses} classes.", nameof(options));
