@@ -73,7 +73,7 @@ public static class OnnxParity
         var parts = names.ToDictionary(n => n, _ => new List<Tensor>());
         foreach (var chunk in chunks)
         {
-            float[] data = chunk.contiguous().data<float>().ToArray();
+            float[] data = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(chunk.contiguous().bytes).ToArray();
             using var value = OrtValue.CreateTensorValueFromMemory(data, chunk.shape);
             using var runOptions = new RunOptions();
             using var results = session.Run(runOptions, [inputName], [value], names.ToArray());

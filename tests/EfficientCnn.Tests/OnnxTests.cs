@@ -290,6 +290,67 @@ public sealed class OnnxTests
         Assert.That(ex!.Message, Does.Contain("'LRN'").And.Contain("'my_lrn'").And.Contain("Conv").And.Contain("GlobalAveragePool"));
     }
 
+    /// <summary>
+    /// An opset-10 graph with a fixed batch of 1 and the old attribute forms (Clip min/max, Pad pads, Squeeze/Unsqueeze
+    /// axes, Softmax's 2-D semantics), SAME_UPPER padding, asymmetric AveragePool padding, a Reshape to [1,-1] and a Gemm
+    /// head with alpha/beta: the import batches, matches ORT image by image, and re-exports to opset 17.
+    /// </summary>
+    [Test]
+    public void OldOpsetFixedBatchGraphImportsBatchesAndReExports()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(5);
+        var g = new GraphProto { Name = "old" };
+        g.Input.Add(ValueInfo("x", "1", "3", "15", "15"));
+        g.Output.Add(ValueInfo("y", "1", "5"));
+        void Init(string name, Tensor t) => g.Initializer.Add(OnnxTensors.ToProto(t, name));
+        Init("w", randn(4, 3, 3, 3) * 0.3f);
+        Init("b", randn(4) * 0.1f);
+        Init("shape", tensor(new long[] { 1, -1 }));
+        Init("fcw", randn(5, 4));
+        Init("fcb", randn(5));
+        void Node(string op, string[] ins, string output, params AttributeProto[] attrs)
+        {
+            var n = new NodeProto { OpType = op, Name = op.ToLowerInvariant() + "_" + g.Node.Count };
+            n.Input.AddRange(ins);
+            n.Output.Add(output);
+            n.Attribute.AddRange(attrs);
+            g.Node.Add(n);
+        }
+        Node("Conv", ["x", "w", "b"], "c", OnnxTensors.Attr("auto_pad", "SAME_UPPER"), OnnxTensors.Attr("strides", new long[] { 2, 2 }));
+        Node("Clip", ["c"], "r", OnnxTensors.Attr("min", 0f), OnnxTensors.Attr("max", 0.8f));
+        Node("Pad", ["r"], "p", OnnxTensors.Attr("pads", new long[] { 0, 0, 1, 0, 0, 0, 0, 2 }), OnnxTensors.Attr("value", 0.5f));
+        Node("AveragePool", ["p"], "a", OnnxTensors.Attr("kernel_shape", new long[] { 3, 3 }), OnnxTensors.Attr("strides", new long[] { 2, 2 }),
+            OnnxTensors.Attr("pads", new long[] { 1, 0, 0, 1 }));
+        Node("GlobalAveragePool", ["a"], "gap");
+        Node("Squeeze", ["gap"], "sq", OnnxTensors.Attr("axes", new long[] { 2, 3 }));
+        Node("Unsqueeze", ["sq"], "un", OnnxTensors.Attr("axes", new long[] { 2 }));
+        Node("Reshape", ["un", "shape"], "flat");
+        Node("Softmax", ["flat"], "soft", OnnxTensors.Attr("axis", 1L));
+        Node("Gemm", ["soft", "fcw", "fcb"], "y", OnnxTensors.Attr("transB", 1L), OnnxTensors.Attr("alpha", 0.5f), OnnxTensors.Attr("beta", 2f));
+        var model = new ModelProto { IrVersion = 5, Graph = g };
+        model.OpsetImport.Add(new OperatorSetIdProto { Version = 10 });
+        var bytes = model.ToByteArray();
+
+        using var imported = OnnxImportedModule.Load(bytes);
+        Assert.That(imported.FeatureTensorName, Is.EqualTo("soft"));
+        Assert.That((imported.FeatureDim, imported.NumClasses, imported.HeadOutputName), Is.EqualTo((4, 5, "y")));
+        var x = Batch(3, 15);
+        var ort = OnnxParity.Run(WithOutputs(model, "soft"), x);   // image by image: the file's batch is 1
+        var (f, y) = Torch(imported, x);
+        AssertClose(ort["soft"], f, "old-opset features");
+        AssertClose(ort["y"], y, "old-opset logits");
+
+        var reExported = OnnxExporter.ExportBytes(imported);
+        var info = OnnxModelInfo.From(ModelProto.Parser.ParseFrom(reExported));
+        Assert.That(info.Inputs[0].Dims, Is.EqualTo(new[] { "N", "3", "15", "15" }));
+        var ort2 = OnnxParity.Run(reExported, x);
+        AssertClose(ort2["features"], f, "re-exported old-opset features");
+        AssertClose(ort2["logits"], y, "re-exported old-opset logits");
+    }
+
+    private static byte[] WithOutputs(ModelProto model, params string[] names) => OnnxParity.WithOutputs(model, names);
+
     [Test]
     public void BackboneWithoutExportNamesItsClass()
     {
@@ -305,6 +366,64 @@ public sealed class OnnxTests
         var back = PreprocessingSpec.FromMetadata(spec.ToMetadata().ToDictionary());
         Assert.That(back, Is.EqualTo(spec));
         Assert.That(PreprocessingSpec.FromMetadata(new Dictionary<string, string>()), Is.Null);
+    }
+
+    /// <summary>Timings for the report (explicit: slow and machine-dependent). Prints, asserts only parity.</summary>
+    [Test, Explicit("benchmark"), Category("Benchmark")]
+    public void BenchmarkExportImportAndBatchNormFolding()
+    {
+        foreach (var name in new[] { "resnet18", "resnet50" })
+        {
+            using var scope = NewDisposeScope();
+            manual_seed(0);
+            using var model = BackboneRegistry.Create(name);
+            RandomizeBatchNorm(model);
+            model.eval();
+            byte[] folded = [], kept = [];
+            var exportMs = Enumerable.Range(0, 3).Select(_ =>
+            {
+                var sw = Stopwatch.StartNew();
+                folded = OnnxExporter.ExportBytes(model);
+                return sw.Elapsed.TotalMilliseconds;
+            }).ToList();
+            kept = OnnxExporter.ExportBytes(model, new OnnxExportOptions { FoldBatchNorm = false });
+            var importMs = Enumerable.Range(0, 3).Select(_ =>
+            {
+                var sw = Stopwatch.StartNew();
+                using var m = OnnxImportedModule.Load(folded);
+                return sw.Elapsed.TotalMilliseconds;
+            }).ToList();
+            var x = Batch(2, 224);
+            var (f, y) = Torch(model, x);
+            var ort = OnnxParity.Run(folded, x);
+            var (df, mf) = OnnxParity.Compare(ort["features"], f);
+            var (dy, my) = OnnxParity.Compare(ort["logits"], y);
+            TestContext.Out.WriteLine($"{name}: export {exportMs.Min():F0} ms (runs {string.Join("/", exportMs.Select(v => v.ToString("F0")))}), " +
+                $"import {importMs.Min():F0} ms (runs {string.Join("/", importMs.Select(v => v.ToString("F0")))}), 224px |Δ| features {df:E2} (max {mf:F2}), logits {dy:E2} (max {my:F2})");
+
+            foreach (var level in new[] { Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_ALL, Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_DISABLE_ALL })
+            {
+                var sessions = new[] { folded, kept }.Select(bytes =>
+                {
+                    var o = new Microsoft.ML.OnnxRuntime.SessionOptions { IntraOpNumThreads = 2, GraphOptimizationLevel = level };
+                    return new Microsoft.ML.OnnxRuntime.InferenceSession(bytes, o);
+                }).ToArray();
+                var one = Batch(1, 224);
+                var times = new[] { new List<double>(), new List<double>() };
+                for (int rep = 0; rep < 12; rep++)
+                    for (int s = 0; s < 2; s++)
+                    {
+                        var sw = Stopwatch.StartNew();
+                        OnnxParity.Run(sessions[s], one);
+                        if (rep >= 2) times[s].Add(sw.Elapsed.TotalMilliseconds);
+                    }
+                double Median(List<double> v) { v.Sort(); return v[v.Count / 2]; }
+                TestContext.Out.WriteLine($"  ORT {level}, batch 1, 224 px, 2 threads: folded {Median(times[0]):F1} ms, BN kept {Median(times[1]):F1} ms (median of 10, interleaved)");
+                foreach (var session in sessions) session.Dispose();
+            }
+            Assert.That(df, Is.LessThanOrEqualTo(OnnxParity.Tolerance(mf)));
+            Assert.That(dy, Is.LessThanOrEqualTo(OnnxParity.Tolerance(my)));
+        }
     }
 
     [Test]

@@ -34,6 +34,7 @@ public sealed class OnnxGraphBuilder
     private readonly Dictionary<Tensor, string> initializerOf = new(ReferenceEqualityComparer.Instance);
     private readonly HashSet<string> names = new(StringComparer.Ordinal);
     private readonly Stack<string> scopes = new();
+    private readonly Dictionary<float, string> scalars = new();
 
     /// <summary>Starts an empty graph for <paramref name="root"/>, whose submodule paths name the nodes.</summary>
     /// <param name="root">The module being exported (its <c>named_modules()</c> give the names).</param>
@@ -87,13 +88,14 @@ public sealed class OnnxGraphBuilder
         return name;
     }
 
-    /// <summary>Adds a scalar float32 constant.</summary>
+    /// <summary>Adds a scalar float32 constant; equal values share one initializer (ReLU6's 0 and 6, GELU's constants).</summary>
     public string AddConstant(float value, string hint)
     {
+        if (scalars.TryGetValue(value, out var existing)) return existing;
         string name = UniqueName(hint);
         using var t = tensor(value);
         Graph.Initializer.Add(ToProto(t, name));
-        return name;
+        return scalars[value] = name;
     }
 
     /// <summary>Adds a node with one output named after the current module scope; returns the output's name.</summary>
