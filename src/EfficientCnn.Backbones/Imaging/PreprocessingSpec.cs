@@ -99,6 +99,51 @@ public sealed record PreprocessingSpec
         Converters = { new JsonStringEnumConverter() },
     };
 
+    /// <summary>Metadata keys of an exported model (ONNX <c>metadata_props</c>).</summary>
+    public const string KeyResolution = "efficientcnn.input_size", KeyResize = "efficientcnn.resize_mode",
+        KeyMean = "efficientcnn.mean", KeyStd = "efficientcnn.std", KeyChannelOrder = "efficientcnn.channel_order",
+        KeyCropFraction = "efficientcnn.crop_fraction";
+
+    /// <summary>The spec as ONNX metadata key/value pairs (invariant culture, comma-separated lists, "RGB"/"BGR").</summary>
+    public IEnumerable<KeyValuePair<string, string>> ToMetadata()
+    {
+        yield return new(KeyResolution, Resolution.ToString(CultureInfo.InvariantCulture));
+        yield return new(KeyResize, ResizeMode.ToString());
+        yield return new(KeyMean, JoinValues(Mean));
+        yield return new(KeyStd, JoinValues(Std));
+        yield return new(KeyChannelOrder, ChannelOrder.ToString().ToUpperInvariant());
+        yield return new(KeyCropFraction, CropFraction.ToString("R", CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>Reads a spec written by <see cref="ToMetadata"/>; null when the metadata has none.</summary>
+    /// <exception cref="FormatException">A key is present but its value cannot be parsed.</exception>
+    public static PreprocessingSpec? FromMetadata(IReadOnlyDictionary<string, string> metadata)
+    {
+        if (!metadata.TryGetValue(KeyResolution, out var res)) return null;
+        var spec = new PreprocessingSpec { Resolution = int.Parse(res, CultureInfo.InvariantCulture) };
+        if (metadata.TryGetValue(KeyMean, out var m)) spec = spec with { Mean = ParseValues(m, KeyMean) };
+        if (metadata.TryGetValue(KeyStd, out var s)) spec = spec with { Std = ParseValues(s, KeyStd) };
+        if (metadata.TryGetValue(KeyResize, out var r))
+            spec = spec with { ResizeMode = Enum.TryParse<ResizeMode>(r, out var mode) ? mode : throw new FormatException($"Metadata '{KeyResize}' has unknown resize mode '{r}'.") };
+        if (metadata.TryGetValue(KeyCropFraction, out var c)) spec = spec with { CropFraction = float.Parse(c, CultureInfo.InvariantCulture) };
+        if (metadata.TryGetValue(KeyChannelOrder, out var o))
+            spec = spec with { ChannelOrder = Enum.TryParse<ChannelOrder>(o, ignoreCase: true, out var order) ? order : throw new FormatException($"Metadata '{KeyChannelOrder}' must be RGB or BGR, got '{o}'.") };
+        return spec;
+    }
+
+    private static string JoinValues(IEnumerable<float> values) =>
+        string.Join(",", values.Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
+
+    private static float[] ParseValues(string text, string key)
+    {
+        var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var values = new float[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!float.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out values[i]))
+                throw new FormatException($"Metadata '{key}' must be comma-separated numbers, got '{text}'.");
+        return values;
+    }
+
     /// <summary>Value equality, comparing <see cref="Mean"/> and <see cref="Std"/> element by element.</summary>
     public bool Equals(PreprocessingSpec? other) =>
         other is not null && Resolution == other.Resolution && ResizeMode == other.ResizeMode
