@@ -52,6 +52,38 @@ public sealed class OnnxTests
         return (f, model.Head is null ? f : model.call(x));
     }
 
+    private static IEnumerable<string> AllVariants() => BackboneRegistry.Names;
+
+    /// <summary>
+    /// Every registered variant (random weights and BN statistics, eval mode, its smallest input plus 8 px in width)
+    /// exports, runs in ONNX Runtime with the same features and logits as TorchSharp, and imports back into a
+    /// TorchSharp module that computes the same logits.
+    /// </summary>
+    [TestCaseSource(nameof(AllVariants))]
+    public void EveryZooVariantExportsWithParityAndImportsBack(string name)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(0);
+        using var model = BackboneRegistry.Create(name, new BackboneOptions { NumClasses = 5 });
+        RandomizeBatchNorm(model);
+        var sw = Stopwatch.StartNew();
+        var bytes = OnnxExporter.ExportBytes(model, new OnnxExportOptions { VariantName = name });
+        long exportMs = sw.ElapsedMilliseconds;
+        var x = rand(new long[] { 2, 3, model.MinInputSize, model.MinInputSize + 8 }, generator: new Generator(7)) * 2 - 1;
+        var (f, y) = Torch(model, x);
+        var ort = OnnxParity.Run(bytes, x);
+        AssertClose(ort["features"], f, $"{name} features");
+        AssertClose(ort["logits"], y, $"{name} logits");
+
+        sw.Restart();
+        using var imported = OnnxImportedModule.Load(bytes);
+        long importMs = sw.ElapsedMilliseconds;
+        imported.eval();
+        using (inference_mode())
+            AssertClose(ort["logits"], imported.call(x), $"{name} imported logits");
+        TestContext.Out.WriteLine($"{name}: export {exportMs} ms, import {importMs} ms, {bytes.Length / 1e6:F1} MB");
+    }
+
     [TestCase("resnet18", true)]
     [TestCase("resnet18", false)]
     [TestCase("resnet50", true)]
