@@ -1,4 +1,5 @@
 using EfficientCnn.Backbones.Blocks;
+using EfficientCnn.Backbones.Onnx;
 using EfficientCnn.Backbones.Registry;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -117,6 +118,10 @@ public sealed class MobileNetV1 : Backbone
     /// <inheritdoc />
     protected override Tensor ExtractFeatures(Tensor input) => avgpool.call(features.call(input)).flatten(1);
 
+    /// <inheritdoc />
+    protected internal override string ExportFeatures(OnnxGraphBuilder g, string input) =>
+        g.Flatten(g.Export(avgpool, g.Export(features, input)));
+
     private static ModuleList<nn.Module> Group(List<nn.Module> modules, int first, int last) =>
         nn.ModuleList(modules.Skip(first).Take(last - first + 1).ToArray());
 
@@ -125,7 +130,7 @@ public sealed class MobileNetV1 : Backbone
     /// input channel, <c>groups = channels</c>) + BN + ReLU, then a 1x1 pointwise convolution that mixes channels
     /// + BN + ReLU. Costs 1/N + 1/9 of a standard 3x3 convolution (section 3.1).
     /// </summary>
-    public sealed class DepthwiseSeparableConv : nn.Module<Tensor, Tensor>
+    public sealed class DepthwiseSeparableConv : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly Sequential depthwise;
         private readonly Sequential pointwise;
@@ -150,6 +155,9 @@ public sealed class MobileNetV1 : Backbone
 
         /// <inheritdoc />
         public override Tensor forward(Tensor x) => pointwise.call(depthwise.call(x));
+
+        /// <inheritdoc />
+        public string ExportOnnx(OnnxGraphBuilder g, string input) => g.Export(pointwise, g.Export(depthwise, input));
     }
 
     /// <summary>

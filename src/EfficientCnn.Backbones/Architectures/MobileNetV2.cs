@@ -1,4 +1,5 @@
 using EfficientCnn.Backbones.Blocks;
+using EfficientCnn.Backbones.Onnx;
 using EfficientCnn.Backbones.Registry;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -110,13 +111,17 @@ public sealed class MobileNetV2 : Backbone
     /// <inheritdoc />
     protected override Tensor ExtractFeatures(Tensor input) => avgpool.call(features.call(input)).flatten(1);
 
+    /// <inheritdoc />
+    protected internal override string ExportFeatures(OnnxGraphBuilder g, string input) =>
+        g.Flatten(g.Export(avgpool, g.Export(features, input)));
+
     /// <summary>
     /// Inverted residual with linear bottleneck (paper Table 1, Figure 3b): 1x1 expansion by t + BN + ReLU6
     /// (omitted when t = 1), 3x3 depthwise + BN + ReLU6, 1x1 linear projection + BN with no activation. The input
     /// is added to the output only when the block keeps both resolution and width (stride 1, in = out).
     /// </summary>
     /// <remarks>torchvision layout: <c>conv</c> = [expand "0"], depthwise, projection conv, projection BN.</remarks>
-    public sealed class InvertedResidual : nn.Module<Tensor, Tensor>
+    public sealed class InvertedResidual : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly Sequential conv;
 
@@ -149,6 +154,14 @@ public sealed class MobileNetV2 : Backbone
 
         /// <inheritdoc />
         public override Tensor forward(Tensor x) => UsesResidual ? x + conv.call(x) : conv.call(x);
+
+        /// <inheritdoc />
+        /// <remarks>The projection BN follows its conv inside <c>conv</c>, so the builder folds it like the others.</remarks>
+        public string ExportOnnx(OnnxGraphBuilder g, string input)
+        {
+            string y = g.Export(conv, input);
+            return UsesResidual ? g.Op("Add", input, y) : y;
+        }
     }
 
     /// <summary>
