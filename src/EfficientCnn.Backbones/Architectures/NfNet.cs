@@ -132,7 +132,9 @@ public sealed class NfNet : Backbone
         get
         {
             var s = stages.children().ToList();
-            return [stem, s[0], s[1], s[2], nn.ModuleList(s[3], final_conv)];
+            // final_conv trains with the last stage. A Sequential registers its children at once; a bare ModuleList
+            // only does when a parent registers it, so its parameters() would be empty here.
+            return [stem, s[0], s[1], s[2], nn.Sequential(("3", (nn.Module<Tensor, Tensor>)s[3]), ("final_conv", final_conv))];
         }
     }
 

@@ -96,10 +96,11 @@ public sealed class ScaledStdConv2d : nn.Module<Tensor, Tensor>, IProfiledLayer
     /// </summary>
     public Tensor StandardizedWeight()
     {
-        var w = weight.view(OutChannels, -1);
-        var mean = w.mean(new long[] { 1 }, keepdim: true);
-        var variance = w.var(1, unbiased: false, keepdim: true);
-        var standardized = (w - mean) * (variance + eps).rsqrt() * (gain.view(OutChannels, 1) * scale);
+        // One fused op, as timm does it: batch norm over a [1, out, fan_in] view normalises each output unit over its
+        // fan-in (biased variance + eps) and multiplies it by gain·γ/sqrt(fan_in). Fewer ops than mean/var/rsqrt
+        // matters on CPU, where NFNet's many small layers are dominated by per-op overhead.
+        var standardized = nn.functional.batch_norm(weight.view(1, OutChannels, -1), null, null,
+            weight: (gain * scale).view(OutChannels), training: true, momentum: 0, eps: eps);
         return standardized.view_as(weight);
     }
 
