@@ -123,6 +123,9 @@ public sealed class NfNet : Backbone
     /// <inheritdoc />
     public override int FeatureDim { get; }
 
+    /// <summary>32: the stem reduces by 4 and stages 2-4 by 2 each (total stride 32), leaving a 1x1 map at 32 px.</summary>
+    public override int MinInputSize => 32;
+
     /// <inheritdoc />
     public override nn.Module<Tensor, Tensor>? Head => head;
 
