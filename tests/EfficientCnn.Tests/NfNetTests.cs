@@ -317,7 +317,10 @@ public sealed class NfNetTests
     {
         using var model = BackboneRegistry.Create("nfnet_cpu_s");
         long parameters = model.parameters().Sum(p => p.numel());
-        TestContext.Out.WriteLine($"nfnet_cpu_s: {parameters:N0} params");
+        var profile = EfficientCnn.Backbones.Profiling.ModelProfiler.Profile(model, 128);
+        TestContext.Out.WriteLine($"nfnet_cpu_s: {parameters:N0} params, {profile.Macs:N0} MACs at 128 px");
+        Assert.That(profile.Layers.Count(l => l.Kind == nameof(ScaledStdConv2d)), Is.EqualTo(4 + 5 * 4 + 3 + 1),
+            "the profiler sees every ScaledStdConv2d (stem, 4 per block, 3 shortcuts: stage 0 keeps 64 channels at stride 1, final_conv)");
         Assert.That(parameters, Is.InRange(1_000_000, 3_000_000));
         model.eval();
         using var _ = no_grad();

@@ -37,7 +37,10 @@ public sealed class NfNet : Backbone
     public sealed record Config(int[] Depths, int[] Widths, int StemWidth = 128, int GroupWidth = 128, double BottleneckRatio = 0.5,
         double SeRatio = 0.5, double Alpha = 0.2, double FinalWidthMultiplier = 2.0, Activation Activation = Activation.GELU)
     {
-        //                 Paper Table 1:  depths         train/test res  dropout
+        // Paper Table 1 (all variants: widths [256,512,1536,1536], group width 128, SE and bottleneck ratio 0.5):
+        //   variant  depths          train px  test px  dropout
+        //   F0       [1, 2, 6, 3]    192       256      0.2
+        //   F1       [2, 4, 12, 6]   224       320      0.3
         /// <summary>NFNet-F0: depths [1,2,6,3] (train 192 px, test 256 px, dropout 0.2).</summary>
         public static Config F0 => new([1, 2, 6, 3], [256, 512, 1536, 1536]);
 
@@ -46,7 +49,7 @@ public sealed class NfNet : Backbone
 
         /// <summary>
         /// A small CPU variant of this zoo (not in the paper): F0's layout at a quarter of the width, depths [1,1,2,1],
-        /// stem 64, group width 32; about 1.6M parameters with a 1000-class head, for tests and CPU fine-tuning at 128 px.
+        /// stem 64, group width 32; 1.47M parameters with a 1000-class head (0.96M without), for tests and CPU fine-tuning at 128 px.
         /// </summary>
         public static Config CpuSmall => new([1, 1, 2, 1], [64, 128, 256, 256], StemWidth: 64, GroupWidth: 32);
     }
