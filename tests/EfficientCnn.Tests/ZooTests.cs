@@ -40,6 +40,11 @@ public sealed class ZooTests
         Assert.That(model.call(x).shape, Is.EqualTo(new long[] { 2, 7 }));
         Assert.That(model.Stages, Is.Not.Empty);
         Assert.That(model.Head, Is.Not.Null);
+        // "Fine-tune the last N stages" relies on the stages and the head holding every parameter exactly once.
+        var inStages = model.Stages.SelectMany(s => s.parameters()).Concat(model.Head!.parameters()).Select(p => p.Handle).ToList();
+        Assert.That(inStages, Is.Unique, "a parameter appears in two stages");
+        Assert.That(inStages.ToHashSet().SetEquals(model.parameters().Select(p => p.Handle)), Is.True,
+            "stages + head must cover every parameter of the model");
     }
 
     [Test]

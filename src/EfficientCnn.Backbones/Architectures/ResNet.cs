@@ -29,6 +29,7 @@ public sealed class ResNet : Backbone
     private readonly AdaptiveAvgPool2d avgpool;
     private readonly Linear? fc;
     private readonly double dropRate;
+    private readonly List<nn.Module> stages;
 
     /// <summary>Builds a ResNet with <paramref name="layers"/> blocks per stage and base width <paramref name="width"/> (64 in the paper).</summary>
     public ResNet(BlockKind block, int[] layers, int numClasses = 1000, double dropRate = 0.0, int width = 64)
@@ -52,6 +53,8 @@ public sealed class ResNet : Backbone
         FeatureDim = (int)inplanes;
         if (numClasses > 0) fc = nn.Linear(inplanes, numClasses);
         RegisterComponents();
+        // Built after registration so the stem wrapper does not add "stem.*" names to the state dict.
+        stages = [nn.Sequential(("conv1", conv1), ("bn1", bn1)), layer1, layer2, layer3, layer4];
 
         using var _ = no_grad();
         foreach (var (_, m) in named_modules())
@@ -68,7 +71,7 @@ public sealed class ResNet : Backbone
     public override nn.Module<Tensor, Tensor>? Head => fc;
 
     /// <inheritdoc />
-    public override IReadOnlyList<nn.Module> Stages => [nn.ModuleList(conv1, bn1), layer1, layer2, layer3, layer4];
+    public override IReadOnlyList<nn.Module> Stages => stages;
 
     /// <inheritdoc />
     protected override Tensor ExtractFeatures(Tensor input)

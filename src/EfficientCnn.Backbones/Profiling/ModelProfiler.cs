@@ -4,6 +4,19 @@ using static TorchSharp.torch;
 
 namespace EfficientCnn.Backbones.Profiling;
 
+/// <summary>
+/// A layer that is not a TorchSharp <see cref="Conv2d"/> or <see cref="Linear"/> but computes one (e.g. a convolution
+/// with a reparameterised weight, which a sealed native Conv2d cannot express) and reports its own cost to the profiler.
+/// </summary>
+public interface IProfiledLayer
+{
+    /// <summary>Layer type shown in the profile, e.g. <c>ScaledStdConv2d</c>.</summary>
+    string Kind { get; }
+
+    /// <summary>Multiply-accumulates for one image, given the layer's output for the whole batch.</summary>
+    long MacsPerImage(Tensor output);
+}
+
 /// <summary>Cost of one layer for one image.</summary>
 /// <param name="Name">Module path, e.g. <c>features.3.conv.1.0</c>.</param>
 /// <param name="Kind">Module type (Conv2d, Linear).</param>
@@ -23,7 +36,7 @@ public sealed record ModelProfile(long Params, long Macs, int Resolution, IReadO
 /// Counts parameters and multiply-accumulates from the modules themselves, by running one image through the
 /// network with forward hooks on every convolution and linear layer. MACs follow the papers' "mult-adds"
 /// convention (and fvcore's, which torchvision reports): conv = out elements × (in channels / groups) × kH × kW,
-/// linear = out features × in features; biases, normalisation, activations, pooling and element-wise ops are not counted.
+/// linear = out features × in features (layers implementing <see cref="IProfiledLayer"/> report their own); biases, normalisation, activations, pooling and element-wise ops are not counted.
 /// </summary>
 public static class ModelProfiler
 {
@@ -47,6 +60,13 @@ public static class ModelProfiler
                         {
                             long perOutput = conv.in_channels / conv.groups * conv.kernel_size.Aggregate(1L, (a, b) => a * b);
                             layers.Add(Layer(layerName, "Conv2d", output, conv, output.numel() / output.shape[0] * perOutput));
+                            return output;
+                        }));
+                        break;
+                    case IProfiledLayer custom when module is nn.Module<Tensor, Tensor> hookable:
+                        removers.Add(hookable.register_forward_hook((m, input, output) =>
+                        {
+                            layers.Add(Layer(layerName, custom.Kind, output, hookable, custom.MacsPerImage(output)));
                             return output;
                         }));
                         break;

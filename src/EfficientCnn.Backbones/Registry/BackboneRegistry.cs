@@ -12,6 +12,7 @@ public static class BackboneRegistry
         all.AddRange(ResNet.Variants());
         all.AddRange(MobileNetV1.Variants());
         all.AddRange(MobileNetV2.Variants());
+        all.AddRange(NfNet.Variants());
         var duplicates = all.GroupBy(v => v.Name).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
         if (duplicates.Count > 0) throw new InvalidOperationException("Duplicate variant names: " + string.Join(", ", duplicates));
         return all;
