@@ -31,6 +31,10 @@ public sealed record BudgetResult(ScaledConfig Config, long Macs, long TargetMac
 /// <para>Resolution: 224·γ^φ rounded to the nearest multiple of <see cref="ResolutionMultiple"/>, 1 by default, i.e. the
 /// nearest pixel (φ = 1 gives 258). The network takes any size ≥ 32 because it ends in adaptive pooling; pass 32 to
 /// make every stride-2 layer divide evenly (φ = 1 then gives 256), or 8 to match TF's input pipelines.</para>
+/// <para>The real cost grows faster than 1.92^φ just above φ = 0: depth is ceil(n·α^φ) per stage, so every 1-block stage
+/// doubles as soon as φ &gt; 0 (B0's 16 blocks become 23 at φ = 1, as in B1), and odd resolutions round feature maps up.
+/// After that one-off step each unit of φ multiplies the profiled cost by about α·β²·γ² again;
+/// <see cref="ForBudget"/> therefore measures the built networks instead of trusting 2^φ.</para>
 /// </remarks>
 public sealed class CompoundScaling
 {
@@ -114,7 +118,8 @@ public sealed class CompoundScaling
     }
 
     /// <summary>
-    /// Finds the φ whose scaled model costs about <paramref name="targetMacs"/>, by bisection on φ with the profiler
+    /// Finds the φ whose scaled model costs about <paramref name="targetMacs"/>, by bracketing and bisection on φ
+    /// (steps placed by interpolating log cost) with the profiler
     /// measuring each candidate (cost is non-decreasing in φ: channel rounding, ceil on depth and resolution all are).
     /// Cost moves in steps (a whole block, 8 channels, one pixel), so the result is the closer side of the step that
     /// crosses the target.
@@ -150,7 +155,10 @@ public sealed class CompoundScaling
         for (int i = 0; i < 40 && hi - lo > 1e-4; i++)
         {
             if (Close(Cost(lo)) || Close(Cost(hi))) break;
-            double mid = (lo + hi) / 2;
+            // Eq. 3 makes log(cost) about linear in φ, so interpolate there (false position) for few profiler runs;
+            // clamping to the middle half of the bracket keeps bisection's guaranteed shrinking across cost steps.
+            double t = Math.Log((double)targetMacs / Cost(lo)) / Math.Log((double)Cost(hi) / Cost(lo));
+            double mid = lo + Math.Clamp(double.IsFinite(t) ? t : 0.5, 0.25, 0.75) * (hi - lo);
             if (Cost(mid) < targetMacs) lo = mid; else hi = mid;
         }
         double best = Math.Abs(Cost(lo) - (double)targetMacs) <= Math.Abs(Cost(hi) - (double)targetMacs) ? lo : hi;
