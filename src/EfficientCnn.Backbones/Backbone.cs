@@ -58,6 +58,19 @@ public abstract class Backbone : nn.Module<Tensor, Tensor>
         return Head is null ? features : Head.call(features);
     }
 
+    /// <summary>
+    /// Writes the feature extractor (eval mode, up to the pooled [N,<see cref="FeatureDim"/>] vector) into an ONNX graph
+    /// and returns the name of the features tensor. Families override it with a few lines: <c>g.Export(child, x)</c> per
+    /// stage (custom blocks implement <see cref="Onnx.IOnnxExportable"/>), then global pooling and flatten.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The family has no ONNX export yet (the default).</exception>
+    protected internal virtual string ExportFeatures(Onnx.OnnxGraphBuilder g, string input) =>
+        throw new NotSupportedException($"{GetType().Name} has no ONNX export yet: override Backbone.ExportFeatures.");
+
+    /// <summary>Writes <see cref="Head"/> applied to the features tensor (dropout is the identity at inference) and returns the logits' name.</summary>
+    protected internal virtual string ExportHead(Onnx.OnnxGraphBuilder g, string features) =>
+        Head is null ? throw new InvalidOperationException($"{GetType().Name} has no head to export.") : g.Export(Head, features);
+
     /// <summary>Throws an <see cref="ArgumentException"/> when <paramref name="input"/> is not an image batch the network accepts.</summary>
     public void ValidateInput(Tensor input)
     {

@@ -1,4 +1,5 @@
 using EfficientCnn.Backbones.Blocks;
+using EfficientCnn.Backbones.Onnx;
 using EfficientCnn.Backbones.Registry;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -170,6 +171,10 @@ public sealed class EfficientNet : Backbone
     /// <inheritdoc />
     protected override Tensor ExtractFeatures(Tensor input) => avgpool.call(features.call(input)).flatten(1);
 
+    /// <inheritdoc />
+    protected internal override string ExportFeatures(OnnxGraphBuilder g, string input) =>
+        g.Flatten(g.Export(avgpool, g.Export(features, input)));
+
     /// <summary><c>ceil(n·depth)</c>: the TF reference's <c>round_repeats</c>, never fewer than one block.</summary>
     public static int ScaleDepth(int layers, double depthMultiplier) => (int)Math.Ceiling(layers * depthMultiplier);
 
@@ -185,7 +190,7 @@ public sealed class EfficientNet : Backbone
     /// SqueezeExcitation (squeeze to input/4, SiLU), 1x1 project conv-BN (linear bottleneck); identity shortcut with
     /// <see cref="StochasticDepth"/> when stride is 1 and channels are unchanged.
     /// </summary>
-    public sealed class MBConv : nn.Module<Tensor, Tensor>
+    public sealed class MBConv : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly Sequential block;
         private readonly StochasticDepth stochastic_depth;
@@ -221,6 +226,13 @@ public sealed class EfficientNet : Backbone
             var result = block.call(input);
             return UsesResidual ? stochastic_depth.call(result) + input : result;
         }
+
+        /// <inheritdoc />
+        public string ExportOnnx(OnnxGraphBuilder g, string input)
+        {
+            var result = g.Export(block, input);
+            return UsesResidual ? g.Op("Add", g.Export(stochastic_depth, result), input) : result;
+        }
     }
 
     /// <summary>
@@ -228,7 +240,7 @@ public sealed class EfficientNet : Backbone
     /// dropped with probability <see cref="P"/> and kept branches are scaled by 1/(1−p) so the expectation is unchanged;
     /// in evaluation it is the identity.
     /// </summary>
-    public sealed class StochasticDepth : nn.Module<Tensor, Tensor>
+    public sealed class StochasticDepth : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         /// <summary>Creates the module with drop probability <paramref name="p"/> in [0, 1].</summary>
         public StochasticDepth(double p) : base(nameof(StochasticDepth))
@@ -252,6 +264,10 @@ public sealed class EfficientNet : Backbone
             if (survival > 0) noise.div_(survival);
             return input * noise;
         }
+
+        /// <inheritdoc />
+        /// <remarks>Inference graphs are in evaluation mode, where stochastic depth is the identity.</remarks>
+        public string ExportOnnx(OnnxGraphBuilder g, string input) => input;
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using EfficientCnn.Backbones.Onnx;
 using EfficientCnn.Backbones.Registry;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -78,6 +79,14 @@ public sealed class ResNet : Backbone
     }
 
     /// <inheritdoc />
+    protected internal override string ExportFeatures(OnnxGraphBuilder g, string input)
+    {
+        var x = g.Export(maxpool, g.Export(relu, g.ExportConvBn(conv1, bn1, input)));
+        foreach (var layer in new[] { layer1, layer2, layer3, layer4 }) x = g.Export(layer, x);
+        return g.Flatten(g.Export(avgpool, x));
+    }
+
+    /// <inheritdoc />
     public override Tensor forward(Tensor input)
     {
         var features = ForwardFeatures(input);
@@ -105,7 +114,7 @@ public sealed class ResNet : Backbone
     }
 
     /// <summary>Two 3x3 convolutions with an identity (or projection) shortcut.</summary>
-    public sealed class BasicBlock : nn.Module<Tensor, Tensor>
+    public sealed class BasicBlock : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly Conv2d conv1, conv2;
         private readonly BatchNorm2d bn1, bn2;
@@ -132,10 +141,19 @@ public sealed class ResNet : Backbone
             y = bn2.call(conv2.call(y));
             return relu.call(y + identity);
         }
+
+        /// <inheritdoc />
+        public string ExportOnnx(OnnxGraphBuilder g, string input)
+        {
+            var identity = downsample is null ? input : g.Export(downsample, input);
+            var y = g.Export(relu, g.ExportConvBn(conv1, bn1, input));
+            y = g.ExportConvBn(conv2, bn2, y);
+            return g.Export(relu, g.Op("Add", y, identity));
+        }
     }
 
     /// <summary>1x1 reduce → 3x3 (stride here, as torchvision's "ResNet v1.5") → 1x1 expand ×4, with shortcut.</summary>
-    public sealed class Bottleneck : nn.Module<Tensor, Tensor>
+    public sealed class Bottleneck : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly Conv2d conv1, conv2, conv3;
         private readonly BatchNorm2d bn1, bn2, bn3;
@@ -164,6 +182,16 @@ public sealed class ResNet : Backbone
             y = relu.call(bn2.call(conv2.call(y)));
             y = bn3.call(conv3.call(y));
             return relu.call(y + identity);
+        }
+
+        /// <inheritdoc />
+        public string ExportOnnx(OnnxGraphBuilder g, string input)
+        {
+            var identity = downsample is null ? input : g.Export(downsample, input);
+            var y = g.Export(relu, g.ExportConvBn(conv1, bn1, input));
+            y = g.Export(relu, g.ExportConvBn(conv2, bn2, y));
+            y = g.ExportConvBn(conv3, bn3, y);
+            return g.Export(relu, g.Op("Add", y, identity));
         }
     }
 

@@ -1,3 +1,4 @@
+using EfficientCnn.Backbones.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -8,7 +9,7 @@ namespace EfficientCnn.Backbones.Blocks;
 /// Squeeze-and-Excitation (Hu et al. 2018), torchvision's layout: global average pool → <c>fc1</c> (1x1 conv, reduce)
 /// → activation → <c>fc2</c> (1x1 conv, expand) → sigmoid → channel-wise scale of the input.
 /// </summary>
-public sealed class SqueezeExcitation : nn.Module<Tensor, Tensor>
+public sealed class SqueezeExcitation : nn.Module<Tensor, Tensor>, IOnnxExportable
 {
     private readonly AdaptiveAvgPool2d avgpool;
     private readonly Conv2d fc1;
@@ -35,5 +36,13 @@ public sealed class SqueezeExcitation : nn.Module<Tensor, Tensor>
     {
         var scale = scale_activation.call(fc2.call(activation.call(fc1.call(avgpool.call(input)))));
         return input * scale;
+    }
+
+    /// <inheritdoc />
+    public string ExportOnnx(OnnxGraphBuilder g, string input)
+    {
+        var squeezed = g.Export(activation, g.Export(fc1, g.Export(avgpool, input)));
+        var scale = g.Export(scale_activation, g.Export(fc2, squeezed));
+        return g.Op("Mul", input, scale);
     }
 }

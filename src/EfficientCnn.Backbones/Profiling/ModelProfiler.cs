@@ -36,7 +36,8 @@ public static class ModelProfiler
         bool wasTraining = model.training;
         try
         {
-            foreach (var (name, module) in model.named_modules())
+            // named_modules() leaves out the root, which may itself be a Conv2d/Linear.
+            foreach (var (name, module) in model.named_modules().Prepend((string.Empty, (nn.Module)model)))
             {
                 string layerName = name;
                 switch (module)

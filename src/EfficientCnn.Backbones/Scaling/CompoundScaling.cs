@@ -91,6 +91,8 @@ public sealed class CompoundScaling
         if (!double.IsFinite(phi)) throw new ArgumentException($"phi must be a finite number, got {phi}.", nameof(phi));
         double exact = BaseResolution * Math.Pow(Gamma, phi);
         double rounded = Math.Round(exact / ResolutionMultiple, MidpointRounding.AwayFromZero) * ResolutionMultiple;
+        // A coarse multiple must not round a valid size below the minimum.
+        if (rounded < MinResolution && exact >= MinResolution) rounded = Math.Ceiling(exact / ResolutionMultiple) * ResolutionMultiple;
         if (rounded < MinResolution)
             throw new ArgumentException(
                 $"phi = {phi} scales the resolution to {exact:F1} px, below the {MinResolution} px the network needs; phi must be >= {MinimumPhi:F3}.",
@@ -137,20 +139,32 @@ public sealed class CompoundScaling
         long Cost(double phi) => cache.TryGetValue(phi, out var c) ? c : cache[phi] = Macs(phi, numClasses);
         bool Close(long macs) => Math.Abs((double)macs / targetMacs - 1) <= relativeTolerance;
 
-        // First guess from eq. 3 (cost ≈ CostFactorPerPhi^φ × base), then widen a bracket [lo, hi] around the target.
+        // First guess from eq. 3 (cost ≈ CostFactorPerPhi^φ × base); φ = 0 and the guess then bracket the target,
+        // widened by whole units of φ where they do not.
         double minPhi = MinimumPhi + 1e-9;
         long baseCost = Cost(0);
         double guess = Math.Max(minPhi, Math.Log((double)targetMacs / baseCost) / Math.Log(CostFactorPerPhi));
-        double lo = Math.Max(minPhi, guess - 0.5), hi = Math.Max(lo + 0.5, guess + 0.5);
-        while (Cost(lo) > targetMacs)
+        double lo, hi;
+        if (Cost(guess) < targetMacs)
         {
-            if (lo <= minPhi)
-                throw new ArgumentException(
-                    $"targetMacs {targetMacs:N0} is below the cost of the smallest valid model ({Cost(lo):N0} MACs at {Scale(lo).Resolution} px).",
-                    nameof(targetMacs));
-            lo = Math.Max(minPhi, lo - 1);
+            lo = guess;
+            hi = guess + 1;
+            while (Cost(hi) < targetMacs) { lo = hi; hi += 1; }
         }
-        while (Cost(hi) < targetMacs) hi += 1;
+        else
+        {
+            hi = guess;
+            lo = guess > 0 ? 0 : Math.Max(minPhi, guess - 1);
+            while (Cost(lo) > targetMacs)
+            {
+                if (lo <= minPhi)
+                    throw new ArgumentException(
+                        $"targetMacs {targetMacs:N0} is below the cost of the smallest valid model ({Cost(lo):N0} MACs at {Scale(lo).Resolution} px).",
+                        nameof(targetMacs));
+                hi = lo;
+                lo = Math.Max(minPhi, lo - 1);
+            }
+        }
 
         for (int i = 0; i < 40 && hi - lo > 1e-4; i++)
         {

@@ -1,0 +1,179 @@
+using EfficientCnn.Backbones.Blocks;
+using EfficientCnn.Backbones.Registry;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace EfficientCnn.Backbones.Architectures;
+
+/// <summary>
+/// MobileNetV2 (Sandler et al. 2018, "MobileNetV2: Inverted Residuals and Linear Bottlenecks", Table 2):
+/// a 3x3 stem, 17 <see cref="InvertedResidual"/> blocks, a 1x1 convolution to 1280 channels, global pooling and
+/// a dropout + linear classifier. Module names and shapes equal torchvision's <c>mobilenet_v2</c> state dict
+/// (<c>features.0.0.weight</c>, <c>features.1.conv.0.0.weight</c>, <c>features.18.0.weight</c>, <c>classifier.1.weight</c>).
+/// </summary>
+/// <remarks>
+/// The width multiplier α scales every layer with <see cref="Layers.MakeDivisible"/>(c·α, 8) (torchvision's and
+/// TF-slim's rounding); the last 1x1 convolution keeps 1280 channels unless α &gt; 1 (paper section 6.1:
+/// "we do not apply the width multiplier to the last convolutional layer" for α &lt; 1).
+/// </remarks>
+public sealed class MobileNetV2 : Backbone
+{
+    /// <summary>
+    /// Paper Table 2 body: expansion factor t, output channels c, repeats n, stride s of the first repeat.
+    /// </summary>
+    public static readonly IReadOnlyList<(int T, int C, int N, int S)> InvertedResidualConfig =
+    [
+        (1, 16, 1, 1),
+        (6, 24, 2, 2),
+        (6, 32, 3, 2),
+        (6, 64, 4, 2),
+        (6, 96, 3, 1),
+        (6, 160, 3, 2),
+        (6, 320, 1, 1),
+    ];
+
+    /// <summary>Stem output channels at α = 1 (Table 2, first row).</summary>
+    public const int StemChannels = 32;
+
+    /// <summary>Channels of the last 1x1 convolution at α ≤ 1 (Table 2).</summary>
+    public const int LastChannels = 1280;
+
+    private readonly Sequential features;
+    private readonly Sequential? classifier;
+    private readonly AdaptiveAvgPool2d avgpool;
+    private readonly IReadOnlyList<nn.Module> stages;
+
+    /// <summary>Builds MobileNetV2 with width multiplier <paramref name="widthMultiplier"/> (α).</summary>
+    /// <param name="widthMultiplier">α &gt; 0; 1 is the base network.</param>
+    /// <param name="numClasses">Classifier outputs; 0 builds the feature extractor only.</param>
+    /// <param name="dropRate">Dropout before the classifier (torchvision: 0.2).</param>
+    /// <exception cref="ArgumentException">α is not a positive finite number.</exception>
+    public MobileNetV2(double widthMultiplier = 1.0, int numClasses = 1000, double dropRate = 0.2)
+        : base("MobileNetV2", numClasses)
+    {
+        if (!(widthMultiplier > 0) || double.IsInfinity(widthMultiplier))
+            throw new ArgumentException(
+                $"widthMultiplier (α) must be a finite number > 0, got {widthMultiplier}.", nameof(widthMultiplier));
+        WidthMultiplier = widthMultiplier;
+
+        int inChannels = Layers.MakeDivisible(StemChannels * widthMultiplier, 8);
+        int lastChannels = Layers.MakeDivisible(LastChannels * Math.Max(1.0, widthMultiplier), 8);
+        var blocks = new List<(string, nn.Module<Tensor, Tensor>)>
+        {
+            ("0", Layers.ConvNormActivation(3, inChannels, kernelSize: 3, stride: 2, activation: Activation.ReLU6)),
+        };
+        var stageEnds = new List<int>();
+        foreach (var (t, c, n, s) in InvertedResidualConfig)
+        {
+            int outChannels = Layers.MakeDivisible(c * widthMultiplier, 8);
+            for (int i = 0; i < n; i++)
+            {
+                blocks.Add((blocks.Count.ToString(), new InvertedResidual(inChannels, outChannels, i == 0 ? s : 1, t)));
+                inChannels = outChannels;
+            }
+            stageEnds.Add(blocks.Count - 1);
+        }
+        blocks.Add((blocks.Count.ToString(), Layers.ConvNormActivation(inChannels, lastChannels, kernelSize: 1, activation: Activation.ReLU6)));
+        features = nn.Sequential(blocks);
+        avgpool = nn.AdaptiveAvgPool2d(1);
+        FeatureDim = lastChannels;
+        if (numClasses > 0) classifier = Layers.DropoutLinear(lastChannels, numClasses, dropRate);
+        RegisterComponents();
+        Layers.InitializeTorchvisionStyle(this);
+
+        // Stages: the stem, then one per row of Table 2; the final 1x1 convolution joins the last row.
+        var modules = blocks.Select(b => (nn.Module)b.Item2).ToList();
+        stageEnds[^1] = modules.Count - 1;
+        var list = new List<nn.Module> { modules[0] };
+        int start = 1;
+        foreach (int end in stageEnds)
+        {
+            list.Add(nn.ModuleList(modules.Skip(start).Take(end - start + 1).ToArray()));
+            start = end + 1;
+        }
+        stages = list;
+    }
+
+    /// <summary>The width multiplier α this network was built with.</summary>
+    public double WidthMultiplier { get; }
+
+    /// <inheritdoc />
+    public override int FeatureDim { get; }
+
+    /// <inheritdoc />
+    public override nn.Module<Tensor, Tensor>? Head => classifier;
+
+    /// <inheritdoc />
+    public override IReadOnlyList<nn.Module> Stages => stages;
+
+    /// <inheritdoc />
+    protected override Tensor ExtractFeatures(Tensor input) => avgpool.call(features.call(input)).flatten(1);
+
+    /// <summary>
+    /// Inverted residual with linear bottleneck (paper Table 1, Figure 3b): 1x1 expansion by t + BN + ReLU6
+    /// (omitted when t = 1), 3x3 depthwise + BN + ReLU6, 1x1 linear projection + BN with no activation. The input
+    /// is added to the output only when the block keeps both resolution and width (stride 1, in = out).
+    /// </summary>
+    /// <remarks>torchvision layout: <c>conv</c> = [expand "0"], depthwise, projection conv, projection BN.</remarks>
+    public sealed class InvertedResidual : nn.Module<Tensor, Tensor>
+    {
+        private readonly Sequential conv;
+
+        /// <summary>Creates the block; the hidden width is round(in·t), as torchvision.</summary>
+        /// <exception cref="ArgumentException">A channel count or t is below 1, or the stride is not 1 or 2.</exception>
+        public InvertedResidual(long inChannels, long outChannels, long stride, int expandRatio) : base(nameof(InvertedResidual))
+        {
+            if (inChannels < 1) throw new ArgumentException($"inChannels must be >= 1, got {inChannels}.", nameof(inChannels));
+            if (outChannels < 1) throw new ArgumentException($"outChannels must be >= 1, got {outChannels}.", nameof(outChannels));
+            if (stride is not (1 or 2)) throw new ArgumentException($"stride must be 1 or 2, got {stride}.", nameof(stride));
+            if (expandRatio < 1) throw new ArgumentException($"expandRatio must be >= 1, got {expandRatio}.", nameof(expandRatio));
+            UsesResidual = stride == 1 && inChannels == outChannels;
+            long hidden = inChannels * expandRatio;
+            var layers = new List<(string, nn.Module<Tensor, Tensor>)>();
+            if (expandRatio != 1)
+                layers.Add((layers.Count.ToString(), Layers.ConvNormActivation(inChannels, hidden, kernelSize: 1, activation: Activation.ReLU6)));
+            layers.Add((layers.Count.ToString(), Layers.ConvNormActivation(hidden, hidden, kernelSize: 3, stride: stride, groups: hidden, activation: Activation.ReLU6)));
+            // Linear bottleneck: no activation after the projection (section 3.2: ReLU would destroy information).
+            layers.Add((layers.Count.ToString(), nn.Conv2d(hidden, outChannels, 1, bias: false)));
+            layers.Add((layers.Count.ToString(), nn.BatchNorm2d(outChannels)));
+            conv = nn.Sequential(layers);
+            RegisterComponents();
+        }
+
+        /// <summary>True when the block adds its input to its output (stride 1 and equal widths).</summary>
+        public bool UsesResidual { get; }
+
+        /// <summary>The projection's BatchNorm (the last layer of <c>conv</c>).</summary>
+        public BatchNorm2d ProjectionNorm => (BatchNorm2d)conv.children().Last();
+
+        /// <inheritdoc />
+        public override Tensor forward(Tensor x) => UsesResidual ? x + conv.call(x) : conv.call(x);
+    }
+
+    /// <summary>
+    /// Registered variants. 1.0: torchvision's <c>mobilenet_v2</c> (3,504,872 params exact; its 0.30 GFLOPS is
+    /// too rounded, so the paper's 300M mult-adds of Table 4 is used — the exact count of this network is 300.8M).
+    /// Other widths: the TF-slim README table (research/slim/nets/mobilenet/README.md), whose checkpoints the
+    /// paper's Table 6 / Figure 5 report; its parameter figures are rounded to 10k and count 1001 classes and
+    /// BN without γ, so they are paper-rounded (ExactParams = false).
+    /// </summary>
+    internal static IEnumerable<BackboneVariant> Variants()
+    {
+        const string family = "MobileNetV2";
+        const string readme = "TF-slim mobilenet/README.md";
+        yield return new("mobilenet_v2_1.0", family, 224,
+            o => new MobileNetV2(1.0, o.NumClasses, o.DropRate ?? 0.2),
+            new PaperReference(3_504_872, 300_000_000, 224,
+                "torchvision mobilenet_v2 (3,504,872 params, 0.30 GFLOPS); paper Table 4: 300M mult-adds, 3.4M params"));
+        yield return Variant("mobilenet_v2_0.35", 0.35, 1_660_000, 59_000_000, $"{readme}: 59M MACs, 1.66M params");
+        yield return Variant("mobilenet_v2_0.5", 0.5, 1_950_000, 97_000_000, $"{readme}: 97M MACs, 1.95M params");
+        yield return Variant("mobilenet_v2_0.75", 0.75, 2_610_000, 209_000_000, $"{readme}: 209M MACs, 2.61M params");
+        yield return Variant("mobilenet_v2_1.4", 1.4, 6_060_000, 582_000_000, $"{readme}: 582M MACs, 6.06M params (paper Table 4: 585M)");
+
+        static BackboneVariant Variant(string name, double alpha, long parameters, long macs, string source) =>
+            new(name, family, 224,
+                o => new MobileNetV2(alpha, o.NumClasses, o.DropRate ?? 0.2),
+                new PaperReference(parameters, macs, 224, source, ExactParams: false));
+    }
+}

@@ -1,0 +1,249 @@
+using System.Runtime.ExceptionServices;
+using SkiaSharp;
+
+namespace EfficientCnn.Backbones.Imaging;
+
+/// <summary>An encoded image to preprocess: a file path, or bytes with a name used in error messages.</summary>
+public readonly struct ImageInput
+{
+    private ImageInput(string? path, ReadOnlyMemory<byte> bytes, string name)
+    {
+        Path = path;
+        Bytes = bytes;
+        Name = name;
+    }
+
+    /// <summary>The file to read, or null when the input is <see cref="Bytes"/>.</summary>
+    public string? Path { get; }
+
+    /// <summary>The encoded image (PNG, JPEG, ...) when <see cref="Path"/> is null.</summary>
+    public ReadOnlyMemory<byte> Bytes { get; }
+
+    /// <summary>What error messages call this image: the path, or the name given with the bytes.</summary>
+    public string Name { get; }
+
+    /// <summary>An image stored in a file.</summary>
+    public static ImageInput FromFile(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        return new ImageInput(path, default, path);
+    }
+
+    /// <summary>An encoded image held in memory; <paramref name="name"/> identifies it in error messages.</summary>
+    public static ImageInput FromBytes(ReadOnlyMemory<byte> encoded, string? name = null) =>
+        new(null, encoded, string.IsNullOrEmpty(name) ? "<in-memory image>" : name);
+
+    /// <inheritdoc />
+    public override string ToString() => Name;
+}
+
+/// <summary>
+/// The one image path shared by training, evaluation, featurizing and scoring: decode (PNG, JPEG, BMP, GIF, WebP; grey,
+/// RGB, RGBA and palette images all become RGB, alpha is dropped like PIL's convert("RGB")), crop and resize with
+/// SkiaSharp's high-quality filter, then normalize into a float CHW array. The evaluation path is deterministic, so
+/// scoring reproduces the evaluation done during training bit for bit. Instances are immutable and thread-safe.
+/// </summary>
+/// <remarks>
+/// SkiaSharp is the library Microsoft.ML.ImageAnalytics' MLImage uses; the version is pinned to the one ImageAnalytics
+/// resolves to so the process loads a single native Skia. EXIF orientation is not applied (as in torchvision).
+/// </remarks>
+public sealed class ImagePreprocessor
+{
+    private readonly float[][] lut; // lut[rgbChannel][byte] = (byte / 255 - mean) / std
+    private readonly int[] sourceChannel; // output channel -> R/G/B index
+
+    /// <summary>Creates a preprocessor for <paramref name="spec"/> (validated).</summary>
+    public ImagePreprocessor(PreprocessingSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        Spec = spec.Validate();
+        lut = new float[3][];
+        for (int c = 0; c < 3; c++)
+        {
+            lut[c] = new float[256];
+            for (int v = 0; v < 256; v++) lut[c][v] = Normalize(v / 255f, c);
+        }
+        sourceChannel = spec.ChannelOrder == ChannelOrder.Rgb ? [0, 1, 2] : [2, 1, 0];
+    }
+
+    /// <summary>The configuration applied.</summary>
+    public PreprocessingSpec Spec { get; }
+
+    /// <summary>Floats per image: 3 x Resolution x Resolution.</summary>
+    public int TensorLength => Spec.TensorLength;
+
+    /// <summary>Evaluation preprocessing of one image into a new [3, R, R] array.</summary>
+    public float[] Preprocess(ImageInput input)
+    {
+        var result = new float[TensorLength];
+        Preprocess(input, result);
+        return result;
+    }
+
+    /// <summary>Evaluation preprocessing of one image file into a new [3, R, R] array.</summary>
+    public float[] Preprocess(string path) => Preprocess(ImageInput.FromFile(path));
+
+    /// <summary>Evaluation preprocessing of one encoded image into a new [3, R, R] array.</summary>
+    public float[] Preprocess(byte[] encoded, string? name = null) => Preprocess(ImageInput.FromBytes(encoded, name));
+
+    /// <summary>Evaluation preprocessing (deterministic) of one image into <paramref name="destination"/> ([3, R, R]).</summary>
+    public void Preprocess(ImageInput input, Span<float> destination)
+    {
+        CheckDestination(destination);
+        var image = DecodedImage.Decode(input);
+        int r = Spec.Resolution;
+        float sx = 0, sy = 0, sw = image.Width, sh = image.Height;
+        if (Spec.ResizeMode == ResizeMode.ShorterSideCenterCrop)
+        {
+            // Resize-shorter-side-to R/f then centre-crop R == centre crop of side f*min(w,h) scaled to R.
+            float side = Spec.CropFraction * Math.Min(image.Width, image.Height);
+            sx = (image.Width - side) / 2f;
+            sy = (image.Height - side) / 2f;
+            sw = sh = side;
+        }
+        var pixels = image.Render(sx, sy, sw, sh, flip: false, r);
+        int plane = r * r;
+        for (int oc = 0; oc < 3; oc++)
+        {
+            int c = sourceChannel[oc];
+            var table = lut[c];
+            var outPlane = destination.Slice(oc * plane, plane);
+            for (int i = 0; i < plane; i++) outPlane[i] = table[pixels[i * 4 + c]];
+        }
+    }
+
+    /// <summary>
+    /// Training preprocessing: random resized crop, flip and colour jitter drawn from <paramref name="rng"/>, then the
+    /// same normalization as evaluation. The same generator state gives the same output.
+    /// </summary>
+    public void PreprocessForTraining(ImageInput input, Span<float> destination, ImageAugmentation augmentation, Random rng)
+    {
+        ArgumentNullException.ThrowIfNull(augmentation);
+        ArgumentNullException.ThrowIfNull(rng);
+        CheckDestination(destination);
+        var image = DecodedImage.Decode(input);
+        var draw = augmentation.Validate().Sample(image.Width, image.Height, rng);
+        int r = Spec.Resolution, plane = r * r;
+        var pixels = image.Render(draw.CropX, draw.CropY, draw.CropWidth, draw.CropHeight, draw.Flip, r);
+        var rgb = new float[plane * 3];
+        for (int i = 0; i < plane; i++)
+        {
+            rgb[i * 3] = pixels[i * 4] / 255f;
+            rgb[i * 3 + 1] = pixels[i * 4 + 1] / 255f;
+            rgb[i * 3 + 2] = pixels[i * 4 + 2] / 255f;
+        }
+        ImageAugmentation.ApplyColorJitter(rgb, draw);
+        for (int oc = 0; oc < 3; oc++)
+        {
+            int c = sourceChannel[oc];
+            var outPlane = destination.Slice(oc * plane, plane);
+            for (int i = 0; i < plane; i++) outPlane[i] = Normalize(rgb[i * 3 + c], c);
+        }
+    }
+
+    /// <summary>
+    /// Evaluation preprocessing of many images in parallel into <paramref name="destination"/>, image i at offset
+    /// i x <see cref="TensorLength"/> (an [N, 3, R, R] batch). The first failure is rethrown as is (it names the image).
+    /// </summary>
+    public void PreprocessBatch(IReadOnlyList<ImageInput> inputs, Memory<float> destination, int maxDegreeOfParallelism = -1)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        int len = TensorLength;
+        if (destination.Length < inputs.Count * len)
+            throw new ArgumentException($"Destination holds {destination.Length} floats; {inputs.Count} images need {inputs.Count * len}.", nameof(destination));
+        var options = new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism };
+        try
+        {
+            Parallel.For(0, inputs.Count, options, i => Preprocess(inputs[i], destination.Span.Slice(i * len, len)));
+        }
+        catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+        {
+            ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+            throw;
+        }
+    }
+
+    private float Normalize(float value01, int rgbChannel) => (value01 - Spec.Mean[rgbChannel]) / Spec.Std[rgbChannel];
+
+    private void CheckDestination(Span<float> destination)
+    {
+        if (destination.Length < TensorLength)
+            throw new ArgumentException($"Destination holds {destination.Length} floats; one image needs {TensorLength}.", nameof(destination));
+    }
+
+    /// <summary>A decoded image as opaque 8-bit RGBA.</summary>
+    private sealed class DecodedImage
+    {
+        private DecodedImage(byte[] rgba, int width, int height)
+        {
+            Rgba = rgba;
+            Width = width;
+            Height = height;
+        }
+
+        public byte[] Rgba { get; }
+        public int Width { get; }
+        public int Height { get; }
+
+        public static DecodedImage Decode(ImageInput input)
+        {
+            byte[]? fileBytes = null;
+            if (input.Path is { } path)
+            {
+                if (!File.Exists(path))
+                    throw new FileNotFoundException($"Image file '{path}' does not exist.", path);
+                fileBytes = File.ReadAllBytes(path);
+            }
+            ReadOnlySpan<byte> encoded = fileBytes ?? input.Bytes.Span;
+            if (encoded.IsEmpty)
+                throw new InvalidDataException($"Cannot decode image '{input.Name}': it is empty.");
+
+            using var data = SKData.CreateCopy(encoded);
+            // The codec takes ownership of the stream (SkiaSharp revokes the stream's own handle).
+            using var codec = SKCodec.Create(new SKMemoryStream(data), out var status);
+            if (codec is null)
+                throw new InvalidDataException($"Cannot decode image '{input.Name}': not a supported image format or corrupt ({status}).");
+            int w = codec.Info.Width, h = codec.Info.Height;
+            if (w < 1 || h < 1 || (long)w * h > 1L << 28)
+                throw new InvalidDataException($"Cannot decode image '{input.Name}': unusable size {w}x{h}.");
+
+            // Unpremultiplied RGBA keeps the colour of translucent pixels; alpha is then dropped (set opaque).
+            var info = new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+            var rgba = GC.AllocateUninitializedArray<byte>(w * h * 4);
+            SKCodecResult result;
+            unsafe
+            {
+                fixed (byte* p = rgba) result = codec.GetPixels(info, (IntPtr)p);
+            }
+            if (result != SKCodecResult.Success)
+                throw new InvalidDataException($"Cannot decode image '{input.Name}': {result} (truncated or corrupt data).");
+            for (int i = 3; i < rgba.Length; i += 4) rgba[i] = 255;
+            return new DecodedImage(rgba, w, h);
+        }
+
+        /// <summary>Resamples the source rectangle to size x size opaque RGBA, optionally mirrored.</summary>
+        public byte[] Render(float sx, float sy, float sw, float sh, bool flip, int size)
+        {
+            var output = new byte[size * size * 4];
+            unsafe
+            {
+                fixed (byte* src = Rgba)
+                fixed (byte* dst = output)
+                {
+                    using var image = SKImage.FromPixels(new SKImageInfo(Width, Height, SKColorType.Rgba8888, SKAlphaType.Opaque), (IntPtr)src, Width * 4);
+                    using var surface = SKSurface.Create(new SKImageInfo(size, size, SKColorType.Rgba8888, SKAlphaType.Premul), (IntPtr)dst, size * 4);
+                    var canvas = surface.Canvas;
+                    if (flip)
+                    {
+                        canvas.Translate(size, 0);
+                        canvas.Scale(-1, 1);
+                    }
+                    using var paint = new SKPaint { FilterQuality = SKFilterQuality.High, IsAntialias = false, BlendMode = SKBlendMode.Src };
+                    canvas.DrawImage(image, new SKRect(sx, sy, sx + sw, sy + sh), new SKRect(0, 0, size, size), paint);
+                    canvas.Flush();
+                }
+            }
+            return output;
+        }
+    }
+}

@@ -1,0 +1,98 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using System.Security.Cryptography;
+using EfficientCnn.Backbones;
+using EfficientCnn.Backbones.Imaging;
+using EfficientCnn.Backbones.Onnx;
+using EfficientCnn.Backbones.Registry;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace EfficientCnn.Cli.Commands;
+
+/// <summary><c>efficientcnn export</c>: writes a backbone as an ONNX model (opset 17, symbolic batch).</summary>
+public sealed class ExportCommand : Command<ExportCommand.Settings>
+{
+    /// <summary>Options of the export command.</summary>
+    public sealed class Settings : CommandSettings
+    {
+        /// <summary>Registry name.</summary>
+        [CommandOption("--backbone <NAME>")]
+        [Description("Backbone variant to export (see 'efficientcnn zoo').")]
+        public string? Backbone { get; init; }
+
+        /// <summary>Classes of the head.</summary>
+        [CommandOption("--classes <N>")]
+        [Description("Classes of the classifier head (default 1000; 0 = features output only).")]
+        [DefaultValue(1000)]
+        public int Classes { get; init; } = 1000;
+
+        /// <summary>Input size written to the metadata (and fixed in the graph with --fixed-size).</summary>
+        [CommandOption("--resolution <R>")]
+        [Description("Input size recorded in the metadata (default: the variant's).")]
+        public int? Resolution { get; init; }
+
+        /// <summary>TorchSharp weights file.</summary>
+        [CommandOption("--weights <FILE>")]
+        [Description("TorchSharp state-dict file (module.save format) to load before exporting; default: random initialisation.")]
+        public string? Weights { get; init; }
+
+        /// <summary>Output path.</summary>
+        [CommandOption("-o|--output <FILE>")]
+        [Description("The .onnx file to write (written atomically).")]
+        public string? Output { get; init; }
+
+        /// <summary>Keep BatchNormalization nodes.</summary>
+        [CommandOption("--keep-batchnorm")]
+        [Description("Keep BatchNormalization nodes instead of folding them into the convolutions.")]
+        public bool KeepBatchNorm { get; init; }
+
+        /// <summary>Fix H and W.</summary>
+        [CommandOption("--fixed-size")]
+        [Description("Fix the input's H and W to --resolution (default: symbolic H, W).")]
+        public bool FixedSize { get; init; }
+
+        /// <inheritdoc />
+        public override ValidationResult Validate()
+        {
+            if (string.IsNullOrWhiteSpace(Backbone)) return ValidationResult.Error("--backbone is required.");
+            if (string.IsNullOrWhiteSpace(Output)) return ValidationResult.Error("--output is required.");
+            if (Classes < 0) return ValidationResult.Error($"--classes must be >= 0, got {Classes}.");
+            if (Resolution is < 32) return ValidationResult.Error($"--resolution must be >= 32, got {Resolution}.");
+            return ValidationResult.Success();
+        }
+    }
+
+    /// <inheritdoc />
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken) =>
+        OnnxCommandHelpers.Guard(false, () =>
+        {
+            var variant = BackboneRegistry.Get(settings.Backbone!);
+            int resolution = settings.Resolution ?? variant.DefaultResolution;
+            using var model = variant.Create(new BackboneOptions { NumClasses = settings.Classes });
+            string provenance = "random initialisation (no --weights)";
+            if (settings.Weights is { } weights)
+            {
+                string full = Path.GetFullPath(weights);
+                if (!File.Exists(full)) throw new FileNotFoundException($"Weights file not found: {full}", full);
+                model.load(full);
+                using var stream = File.OpenRead(full);
+                provenance = $"{Path.GetFileName(full)} sha256:{Convert.ToHexStringLower(SHA256.HashData(stream))}";
+            }
+            var sw = Stopwatch.StartNew();
+            OnnxExporter.ExportFile(model, settings.Output!, new OnnxExportOptions
+            {
+                VariantName = variant.Name,
+                Preprocessing = PreprocessingSpec.ImageNet(resolution),
+                FoldBatchNorm = !settings.KeepBatchNorm,
+                FixedSpatialSize = settings.FixedSize,
+                WeightsProvenance = provenance,
+            });
+            var info = OnnxModelInfo.Read(settings.Output!);
+            AnsiConsole.MarkupLineInterpolated(
+                $"Wrote [green]{Path.GetFullPath(settings.Output!)}[/] ({new FileInfo(settings.Output!).Length / 1e6:F1} MB, {sw.Elapsed.TotalSeconds:F2} s): opset {info.Opset}, {info.Nodes} nodes, {info.Parameters:N0} parameters");
+            foreach (var o in info.Outputs)
+                AnsiConsole.MarkupLineInterpolated($"  output {o.Name} [[{string.Join(",", o.Dims)}]]");
+            return 0;
+        });
+}

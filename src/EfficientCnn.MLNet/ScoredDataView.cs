@@ -1,0 +1,218 @@
+using EfficientCnn.Backbones.Imaging;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace EfficientCnn.MLNet;
+
+/// <summary>
+/// The output of <see cref="OnnxImageTransformer.Transform"/>: the input columns plus the scores (and label). A cursor
+/// walks the input twice in step: one cursor passes the input columns through row by row, a second one reads the image
+/// column ahead, <see cref="OnnxImageTransformer.BatchSize"/> rows at a time, so a batch is decoded in parallel and run
+/// through the network at once. Nothing is computed when only input columns are requested.
+/// </summary>
+internal sealed class ScoredDataView : IDataView
+{
+    private readonly OnnxImageTransformer owner;
+    private readonly IDataView input;
+    private readonly int imageIndex;
+
+    public ScoredDataView(OnnxImageTransformer owner, IDataView input)
+    {
+        this.owner = owner;
+        this.input = input;
+        imageIndex = owner.CheckImageColumn(input.Schema);
+        Schema = owner.GetOutputSchema(input.Schema);
+    }
+
+    public DataViewSchema Schema { get; }
+
+    // Both inner cursors must see the same row order, so this view never shuffles.
+    public bool CanShuffle => false;
+
+    public long? GetRowCount() => input.GetRowCount();
+
+    public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null) =>
+        new Cursor(this, columnsNeeded);
+
+    public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null) =>
+        [GetRowCursor(columnsNeeded, rand)];
+
+    private sealed class Cursor : DataViewRowCursor
+    {
+        private readonly ScoredDataView view;
+        private readonly int inputCount;
+        private readonly bool scoreActive;
+        private readonly bool labelActive;
+        private readonly DataViewRowCursor passthrough;
+        private readonly DataViewRowCursor? images;
+        private readonly Func<ImageInput>? readImage;
+        private readonly float[] buffer = [];
+        private readonly int outputLength;
+        private int bufferCount;
+        private int bufferIndex = -1;
+
+        public Cursor(ScoredDataView view, IEnumerable<DataViewSchema.Column> columnsNeeded)
+        {
+            this.view = view;
+            var needed = columnsNeeded.ToList();
+            var inputSchema = view.input.Schema;
+            inputCount = inputSchema.Count;
+            scoreActive = needed.Any(c => c.Index == inputCount);
+            labelActive = needed.Any(c => c.Index == inputCount + 1);
+            passthrough = view.input.GetRowCursor(needed.Where(c => c.Index < inputCount).Select(c => inputSchema[c.Index]));
+            if (scoreActive || labelActive)
+            {
+                var imageColumn = inputSchema[view.imageIndex];
+                images = view.input.GetRowCursor([imageColumn]);
+                readImage = view.owner.ImageReader(images, imageColumn);
+                outputLength = view.owner.OutputLength;
+                buffer = new float[view.owner.BatchSize * outputLength];
+            }
+        }
+
+        public override DataViewSchema Schema => view.Schema;
+
+        public override long Position => passthrough.Position;
+
+        public override long Batch => passthrough.Batch;
+
+        public override ValueGetter<DataViewRowId> GetIdGetter() => passthrough.GetIdGetter();
+
+        public override bool MoveNext()
+        {
+            if (!passthrough.MoveNext()) return false;
+            if (images is not null && ++bufferIndex >= bufferCount) FillBuffer();
+            return true;
+        }
+
+        private void FillBuffer()
+        {
+            var batch = new List<ImageInput>(view.owner.BatchSize);
+            while (batch.Count < view.owner.BatchSize && images!.MoveNext()) batch.Add(readImage!());
+            if (batch.Count == 0)
+                throw new InvalidOperationException("The input data view returned fewer rows on its second cursor; it must be deterministic.");
+            view.owner.ScoreBatch(batch, buffer);
+            bufferCount = batch.Count;
+            bufferIndex = 0;
+        }
+
+        public override bool IsColumnActive(DataViewSchema.Column column) =>
+            column.Index < inputCount ? passthrough.IsColumnActive(passthrough.Schema[column.Index])
+            : column.Index == inputCount ? scoreActive : labelActive;
+
+        public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
+        {
+            if (column.Index < inputCount) return passthrough.GetGetter<TValue>(passthrough.Schema[column.Index]);
+            if (!IsColumnActive(column)) throw new InvalidOperationException($"Column '{column.Name}' is not active in this cursor.");
+            return column.Index == inputCount
+                ? Cast<TValue, VBuffer<float>>(column, (ref VBuffer<float> value) => Copy(buffer.AsSpan(bufferIndex * outputLength, outputLength), ref value))
+                : Cast<TValue, ReadOnlyMemory<char>>(column, (ref ReadOnlyMemory<char> value) =>
+                    value = (view.owner.Label(buffer.AsSpan(bufferIndex * outputLength, outputLength)) ?? "").AsMemory());
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                passthrough.Dispose();
+                images?.Dispose();
+            }
+            base.Dispose(disposing);
+        }
+    }
+
+    internal static void Copy(ReadOnlySpan<float> source, ref VBuffer<float> value)
+    {
+        var editor = VBufferEditor.Create(ref value, source.Length);
+        source.CopyTo(editor.Values);
+        value = editor.Commit();
+    }
+
+    internal static ValueGetter<TValue> Cast<TValue, TActual>(DataViewSchema.Column column, ValueGetter<TActual> getter) =>
+        getter as ValueGetter<TValue>
+        ?? throw new InvalidOperationException($"Column '{column.Name}' holds {typeof(TActual).Name}, not {typeof(TValue).Name}.");
+}
+
+/// <summary>Row-by-row mapping used by prediction engines: one image per call, scored as a batch of one.</summary>
+internal sealed class RowMapper : IRowToRowMapper
+{
+    private readonly OnnxImageTransformer owner;
+    private readonly int imageIndex;
+
+    public RowMapper(OnnxImageTransformer owner, DataViewSchema inputSchema)
+    {
+        this.owner = owner;
+        InputSchema = inputSchema;
+        imageIndex = owner.CheckImageColumn(inputSchema);
+        OutputSchema = owner.GetOutputSchema(inputSchema);
+    }
+
+    public DataViewSchema InputSchema { get; }
+
+    public DataViewSchema OutputSchema { get; }
+
+    public IEnumerable<DataViewSchema.Column> GetDependencies(IEnumerable<DataViewSchema.Column> dependingColumns)
+    {
+        var list = dependingColumns.ToList();
+        var result = list.Where(c => c.Index < InputSchema.Count).Select(c => InputSchema[c.Index]).ToList();
+        if (list.Any(c => c.Index >= InputSchema.Count) && result.All(c => c.Index != imageIndex)) result.Add(InputSchema[imageIndex]);
+        return result;
+    }
+
+    public DataViewRow GetRow(DataViewRow input, IEnumerable<DataViewSchema.Column> activeColumns) =>
+        new MappedRow(this, input, activeColumns.Select(c => c.Index).ToHashSet());
+
+    private sealed class MappedRow : DataViewRow
+    {
+        private readonly RowMapper mapper;
+        private readonly DataViewRow input;
+        private readonly HashSet<int> active;
+        private readonly Func<ImageInput>? readImage;
+        private readonly float[] scores = [];
+        private long scoredPosition = -1;
+
+        public MappedRow(RowMapper mapper, DataViewRow input, HashSet<int> active)
+        {
+            this.mapper = mapper;
+            this.input = input;
+            this.active = active;
+            if (active.Any(i => i >= mapper.InputSchema.Count))
+            {
+                readImage = mapper.owner.ImageReader(input, mapper.InputSchema[mapper.imageIndex]);
+                scores = new float[mapper.owner.OutputLength];
+            }
+        }
+
+        public override DataViewSchema Schema => mapper.OutputSchema;
+
+        public override long Position => input.Position;
+
+        public override long Batch => input.Batch;
+
+        public override ValueGetter<DataViewRowId> GetIdGetter() => input.GetIdGetter();
+
+        public override bool IsColumnActive(DataViewSchema.Column column) =>
+            column.Index < mapper.InputSchema.Count ? input.IsColumnActive(input.Schema[column.Index]) : active.Contains(column.Index);
+
+        public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
+        {
+            int n = mapper.InputSchema.Count;
+            if (column.Index < n) return input.GetGetter<TValue>(input.Schema[column.Index]);
+            if (readImage is null) throw new InvalidOperationException($"Column '{column.Name}' is not active in this row.");
+            return column.Index == n
+                ? ScoredDataView.Cast<TValue, VBuffer<float>>(column, (ref VBuffer<float> value) => ScoredDataView.Copy(Scores(), ref value))
+                : ScoredDataView.Cast<TValue, ReadOnlyMemory<char>>(column, (ref ReadOnlyMemory<char> value) => value = (mapper.owner.Label(Scores()) ?? "").AsMemory());
+        }
+
+        // The score and label getters share one network run per row position.
+        private float[] Scores()
+        {
+            if (scoredPosition != input.Position)
+            {
+                mapper.owner.ScoreBatch([readImage!()], scores);
+                scoredPosition = input.Position;
+            }
+            return scores;
+        }
+    }
+}
