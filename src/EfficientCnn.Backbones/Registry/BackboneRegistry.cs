@@ -8,11 +8,12 @@ public static class BackboneRegistry
     private static readonly Lazy<IReadOnlyList<BackboneVariant>> variants = new(() =>
     {
         var all = new List<BackboneVariant>();
-        // Families in the order of the lineage (2015 → 2021).
-        all.AddRange(ResNet.Variants());
+        // The efficient families in the order of the lineage (2017 → 2021), then the reference points.
         all.AddRange(MobileNetV1.Variants());
         all.AddRange(MobileNetV2.Variants());
+        all.AddRange(EfficientNet.Variants());
         all.AddRange(NfNet.Variants());
+        all.AddRange(ResNet.Variants());
         var duplicates = all.GroupBy(v => v.Name).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
         if (duplicates.Count > 0) throw new InvalidOperationException("Duplicate variant names: " + string.Join(", ", duplicates));
         return all;
