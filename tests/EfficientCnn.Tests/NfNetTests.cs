@@ -1,8 +1,10 @@
 using EfficientCnn.Backbones;
 using EfficientCnn.Backbones.Architectures;
 using EfficientCnn.Backbones.Blocks;
+using EfficientCnn.Backbones.Onnx;
 using EfficientCnn.Backbones.Registry;
 using EfficientCnn.Backbones.Training;
+using EfficientCnn.MLNet;
 using NUnit.Framework;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -356,6 +358,45 @@ public sealed class NfNetTests
         using (no_grad()) last = nn.functional.cross_entropy(model.call(x), y).item<float>();
         TestContext.Out.WriteLine($"nfnet_cpu_s SGD+AGC: loss {first:F4} -> {last:F4}");
         Assert.That(last, Is.LessThan(first * 0.5));
+    }
+
+    [Test]
+    public void OnnxExportWithLiveResidualBranchesMatchesOnnxRuntimeAndImportsBack()
+    {
+        // The zoo-wide ONNX test runs freshly built nets whose skip gains are 0 (every branch switched off); here every
+        // branch is live and every conv gain differs from 1, and odd H/W make the strided convs pad asymmetrically
+        // (TF "SAME") and the shortcut pools use ceil mode.
+        using var scope = NewDisposeScope();
+        random.manual_seed(5);
+        using var model = BackboneRegistry.Create("nfnet_cpu_s", new BackboneOptions { NumClasses = 3 });
+        using (no_grad())
+        {
+            foreach (var block in model.modules().OfType<NfNet.NormFreeBlock>()) block.SkipInitGain.fill_(0.7f);
+            foreach (var conv in model.modules().OfType<ScaledStdConv2d>()) conv.Gain.uniform_(0.5, 1.5);
+        }
+        model.eval();
+        var bytes = OnnxExporter.ExportBytes(model, new OnnxExportOptions { VariantName = "nfnet_cpu_s" });
+        var x = rand(new long[] { 2, 3, 45, 37 }, generator: new Generator(3)) * 2 - 1;
+        Tensor f, y;
+        using (inference_mode())
+        {
+            f = model.ForwardFeatures(x);
+            y = model.call(x);
+        }
+        var ort = OnnxParity.Run(bytes, x);
+        using var imported = OnnxImportedModule.Load(bytes);
+        imported.eval();
+        Tensor yImported;
+        using (inference_mode()) yImported = imported.call(x);
+        foreach (var (what, reference, actual) in new[] { ("features", f, ort["features"]), ("logits", y, ort["logits"]), ("imported logits", ort["logits"], yImported) })
+        {
+            var (diff, maxAbs) = OnnxParity.Compare(reference, actual);
+            TestContext.Out.WriteLine($"{what}: max|Δ| = {diff:E2} (max|y| = {maxAbs:F3})");
+            Assert.That(diff, Is.LessThanOrEqualTo(OnnxParity.Tolerance(maxAbs)), what);
+        }
+        // The branches really contribute: switching the skip gains off changes the features.
+        using (no_grad()) foreach (var block in model.modules().OfType<NfNet.NormFreeBlock>()) block.SkipInitGain.zero_();
+        using (inference_mode()) Assert.That(model.ForwardFeatures(x).allclose(f, rtol: 1e-3, atol: 1e-3), Is.False);
     }
 
     private static bool Same(Tensor a, Tensor b) => a.allclose(b, rtol: 0, atol: 0);

@@ -1,4 +1,5 @@
 using EfficientCnn.Backbones.Blocks;
+using EfficientCnn.Backbones.Onnx;
 using EfficientCnn.Backbones.Registry;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -152,6 +153,14 @@ public sealed class NfNet : Backbone
         return x.mean(new long[] { 2, 3 });
     }
 
+    /// <inheritdoc />
+    protected internal override string ExportFeatures(OnnxGraphBuilder g, string input)
+    {
+        var x = g.Export(stages, g.Export(stem, input));
+        x = g.Export(final_act, g.Export(final_conv, x));
+        return g.Flatten(g.Op("GlobalAveragePool", x));
+    }
+
     /// <summary>
     /// γ, the gain that restores unit variance after a nonlinearity applied to a unit Gaussian, from the paper's
     /// reference code (deepmind-research/nfnets, <c>nonlinearities</c>; the same constants are in timm's <c>_nonlin_gamma</c>).
@@ -191,7 +200,7 @@ public sealed class NfNet : Backbone
     }
 
     /// <summary>An activation followed by its γ gain (timm's <c>GammaAct</c>), keeping unit variance for a unit Gaussian input.</summary>
-    public sealed class GammaAct : nn.Module<Tensor, Tensor>
+    public sealed class GammaAct : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly Activation activation;
         private readonly double gamma;
@@ -217,13 +226,29 @@ public sealed class NfNet : Backbone
             };
             return y * gamma;
         }
+
+        /// <inheritdoc />
+        public string ExportOnnx(OnnxGraphBuilder g, string input)
+        {
+            string path = g.PathOf(this);
+            string y = activation switch
+            {
+                Activation.None => input,
+                Activation.ReLU => g.Op("Relu", input),
+                Activation.ReLU6 => g.Op("Clip", input, g.AddConstant(0f, path + ".min"), g.AddConstant(6f, path + ".max")),
+                Activation.SiLU => g.Op("Mul", input, g.Op("Sigmoid", input)),
+                Activation.GELU => g.Gelu(input),
+                _ => throw new NotSupportedException($"{path}: activation {activation} has no ONNX export."),
+            };
+            return g.Op("Mul", y, g.AddConstant((float)gamma, path + ".gamma"));
+        }
     }
 
     /// <summary>
     /// The NFNet bottleneck block (paper Figure 4): <c>h + α · skipinit_gain · SE(conv3(γ·act(conv2b(γ·act(conv2(γ·act(conv1(γ·act(h)/β))))))))</c>;
     /// the transition block (first of a stage) takes its shortcut from the normalised input through avg-pool + 1x1 conv.
     /// </summary>
-    public sealed class NormFreeBlock : nn.Module<Tensor, Tensor>
+    public sealed class NormFreeBlock : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly DownsampleAvg? downsample;
         private readonly GammaAct act1, act2, act2b, act3;
@@ -299,6 +324,22 @@ public sealed class NfNet : Backbone
             return y * alpha + shortcut;
         }
 
+        /// <summary>The same arithmetic as <see cref="forward"/>, one Mul per scale (1/β, 2·SE, skip gain, α); drop-path is the identity at inference.</summary>
+        public string ExportOnnx(OnnxGraphBuilder g, string input)
+        {
+            string path = g.PathOf(this);
+            var normalized = g.Op("Mul", g.Export(act1, input), g.AddConstant((float)beta, path + ".beta"));
+            var shortcut = downsample is null ? input : g.Export(downsample, normalized);
+            var y = g.Export(conv1, normalized);
+            y = g.Export(conv2, g.Export(act2, y));
+            y = g.Export(conv2b, g.Export(act2b, y));
+            y = g.Export(conv3, g.Export(act3, y));
+            y = g.Op("Mul", g.Export(attn_last, y), g.AddConstant((float)AttentionGain, path + ".attn_gain"));
+            y = g.Op("Mul", g.Export(drop_path, y), g.AddInitializer(skipinit_gain, path + ".skipinit_gain"));
+            y = g.Op("Mul", y, g.AddConstant((float)alpha, path + ".alpha"));
+            return g.Op("Add", y, shortcut);
+        }
+
         private void InitializeSqueezeExcitation()
         {
             // timm: every nn.Conv2d gets kaiming_normal_(fan_in, linear), i.e. N(0, 1/fan_in), and a zero bias.
@@ -313,7 +354,7 @@ public sealed class NfNet : Backbone
     }
 
     /// <summary>Transition shortcut as in "ResNet-D": 2x2 average pool (ceil mode, when strided) then a 1x1 <see cref="ScaledStdConv2d"/>.</summary>
-    public sealed class DownsampleAvg : nn.Module<Tensor, Tensor>
+    public sealed class DownsampleAvg : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly nn.Module<Tensor, Tensor> pool;
         private readonly ScaledStdConv2d conv;
@@ -330,10 +371,13 @@ public sealed class NfNet : Backbone
 
         /// <inheritdoc />
         public override Tensor forward(Tensor x) => conv.call(pool.call(x));
+
+        /// <inheritdoc />
+        public string ExportOnnx(OnnxGraphBuilder g, string input) => g.Export(conv, g.Export(pool, input));
     }
 
     /// <summary>Stochastic depth (Huang et al. 2016): in training, zeroes a sample's residual branch with probability p and scales the rest by 1/(1−p).</summary>
-    public sealed class DropPath : nn.Module<Tensor, Tensor>
+    public sealed class DropPath : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly double rate;
 
@@ -351,10 +395,13 @@ public sealed class NfNet : Backbone
             var mask = empty(shape, dtype: x.dtype, device: x.device).bernoulli_(keep);
             return x * mask / keep;
         }
+
+        /// <summary>The identity: stochastic depth only acts in training.</summary>
+        public string ExportOnnx(OnnxGraphBuilder g, string input) => input;
     }
 
     /// <summary>timm's classifier head on pooled features: <c>drop</c> (dropout) then <c>fc</c> (linear), key <c>head.fc.weight</c>.</summary>
-    public sealed class ClassifierHead : nn.Module<Tensor, Tensor>
+    public sealed class ClassifierHead : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly Dropout drop;
         private readonly Linear fc;
@@ -372,6 +419,9 @@ public sealed class NfNet : Backbone
 
         /// <inheritdoc />
         public override Tensor forward(Tensor features) => fc.call(drop.call(features));
+
+        /// <inheritdoc />
+        public string ExportOnnx(OnnxGraphBuilder g, string input) => g.Export(fc, g.Export(drop, input));
     }
 
     /// <summary>

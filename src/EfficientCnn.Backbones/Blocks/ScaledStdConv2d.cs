@@ -1,7 +1,10 @@
+using EfficientCnn.Backbones.Onnx;
 using EfficientCnn.Backbones.Profiling;
+using Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using static EfficientCnn.Backbones.Onnx.OnnxTensors;
 
 namespace EfficientCnn.Backbones.Blocks;
 
@@ -18,7 +21,7 @@ namespace EfficientCnn.Backbones.Blocks;
 /// With <c>tfSamePadding</c> a strided convolution pads like TensorFlow's "SAME" (extra row/column at the
 /// bottom/right), which is what the DeepMind weights (timm <c>dm_nfnet_*</c>, <c>ScaledStdConv2dSame</c>) expect.
 /// </remarks>
-public sealed class ScaledStdConv2d : nn.Module<Tensor, Tensor>, IProfiledLayer
+public sealed class ScaledStdConv2d : nn.Module<Tensor, Tensor>, IProfiledLayer, IOnnxExportable
 {
     private readonly Parameter weight;
     private readonly Parameter? bias;
@@ -124,6 +127,35 @@ public sealed class ScaledStdConv2d : nn.Module<Tensor, Tensor>, IProfiledLayer
         long ph = PadFor(x.shape[^2]), pw = PadFor(x.shape[^1]);
         if (ph == 0 && pw == 0) return x;
         return nn.functional.pad(x, new[] { pw / 2, pw - pw / 2, ph / 2, ph - ph / 2 });
+    }
+
+    /// <summary>
+    /// Writes a plain Conv whose weight is <see cref="StandardizedWeight"/> computed now (inference: the kernel is a
+    /// constant once training is over). TF "SAME" padding becomes <c>auto_pad = SAME_UPPER</c>, which ONNX defines
+    /// exactly like <see cref="PadSame"/> (total (⌈i/s⌉−1)·s + k − i, the odd pixel at the end) and which keeps H and W symbolic.
+    /// </summary>
+    /// <exception cref="NotSupportedException">TF "SAME" with a kernel smaller than the stride (ONNX runtimes disagree on its negative padding).</exception>
+    public string ExportOnnx(OnnxGraphBuilder g, string input)
+    {
+        string path = g.PathOf(this);
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        // The exact float32 kernel forward convolves, so ONNX and TorchSharp see the same weights bit for bit.
+        string w = g.AddInitializer(StandardizedWeight().detach().contiguous(), path + ".weight");
+        var inputs = bias is null ? new[] { input, w } : [input, w, g.AddInitializer(bias, path + ".bias")];
+        var attrs = new List<AttributeProto>
+        {
+            Attr("kernel_shape", new[] { kernelSize, kernelSize }), Attr("strides", new[] { stride, stride }),
+            Attr("dilations", new[] { 1L, 1L }), Attr("group", groups),
+        };
+        if (dynamicSamePadding)
+        {
+            if (kernelSize < stride)
+                throw new NotSupportedException($"{path}: TF \"SAME\" padding with kernel {kernelSize} < stride {stride} has no ONNX export.");
+            attrs.Add(Attr("auto_pad", "SAME_UPPER"));
+        }
+        else attrs.Add(Attr("pads", new[] { padding, padding, padding, padding }));
+        return g.Op("Conv", inputs, attrs.ToArray());
     }
 
     /// <inheritdoc />
