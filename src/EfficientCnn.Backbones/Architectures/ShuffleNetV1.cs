@@ -62,6 +62,10 @@ public sealed class ShuffleNetV1 : Backbone
         if (!(scale > 0) || double.IsInfinity(scale))
             throw new ArgumentException($"scale must be a finite number > 0, got {scale}.", nameof(scale));
         int[] stageChannels = [.. Enumerable.Range(0, 3).Select(i => (int)Math.Round(Stage2Channels[groups] * scale) << i)];
+        if (stageChannels[0] < 8 * groups)
+            throw new ArgumentException(
+                $"scale {scale} is too small for groups={groups}: Stage2 would have {stageChannels[0]} channels, at least {8 * groups} are needed " +
+                "(a bottleneck of 1/4 of them split into g groups, plus Conv1).", nameof(scale));
         int stem = stemChannels ?? DefaultStem(stageChannels[0], groups, scale);
         if (stem < 1 || stem >= stageChannels[0])
             throw new ArgumentException($"stemChannels must be in 1..{stageChannels[0] - 1} (below Stage2's channels), got {stem}.", nameof(stemChannels));
