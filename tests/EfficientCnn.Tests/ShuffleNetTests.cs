@@ -145,13 +145,14 @@ public sealed class ShuffleNetTests
         Assert.That(ex.Message, Does.Contain("64"), "Stage2 needs at least 8·g channels");
     }
 
-    // 60 steps instead of 30: training memorises the batch within ~10 steps either way, but with Adam the depthwise
-    // weights keep moving and BN's running statistics (momentum 0.1) need the extra steps to catch up for eval mode.
+    // Both families memorise the batch in train mode within ~10 steps, but the check scores eval mode, and with Adam the
+    // BN-normalised (scale-invariant) weights keep drifting, so BN's running statistics (momentum 0.1) lag behind; after
+    // re-estimating them with frozen weights the eval loss is ~0 (checked by hand). Hence 60 steps, and for V1 a lower lr.
     [Test]
     public void TinyShuffleNetV1Learns()
     {
         random.manual_seed(0);
-        LearningCheck.AssertLearns(new ShuffleNetV1(groups: 3, scale: 0.25, numClasses: 2), steps: 60);
+        LearningCheck.AssertLearns(new ShuffleNetV1(groups: 3, scale: 0.25, numClasses: 2), steps: 60, lr: 1e-3);
     }
 
     // ---- ShuffleNet V2 -----------------------------------------------------------------------------------------
