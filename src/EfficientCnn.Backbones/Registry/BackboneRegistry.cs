@@ -15,6 +15,8 @@ public static class BackboneRegistry
         all.AddRange(EfficientNet.Variants());
         all.AddRange(NfNet.Variants());
         all.AddRange(ResNet.Variants());
+        all.AddRange(ShuffleNetV1.Variants());
+        all.AddRange(ShuffleNetV2.Variants());
         var duplicates = all.GroupBy(v => v.Name).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
         if (duplicates.Count > 0) throw new InvalidOperationException("Duplicate variant names: " + string.Join(", ", duplicates));
         return all;
