@@ -10,13 +10,13 @@ public static class BackboneRegistry
         var all = new List<BackboneVariant>();
         // The efficient families in the order of the lineage (2017 → 2021), then the reference points.
         all.AddRange(MobileNetV1.Variants());
+        all.AddRange(ShuffleNetV1.Variants());
         all.AddRange(MobileNetV2.Variants());
+        all.AddRange(ShuffleNetV2.Variants());
         all.AddRange(MnasNet.Variants());
         all.AddRange(EfficientNet.Variants());
         all.AddRange(NfNet.Variants());
         all.AddRange(ResNet.Variants());
-        all.AddRange(ShuffleNetV1.Variants());
-        all.AddRange(ShuffleNetV2.Variants());
         var duplicates = all.GroupBy(v => v.Name).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
         if (duplicates.Count > 0) throw new InvalidOperationException("Duplicate variant names: " + string.Join(", ", duplicates));
         return all;
