@@ -122,8 +122,8 @@ public sealed class MobileNetV1 : Backbone
     protected internal override string ExportFeatures(OnnxGraphBuilder g, string input) =>
         g.Flatten(g.Export(avgpool, g.Export(features, input)));
 
-    private static ModuleList<nn.Module> Group(List<nn.Module> modules, int first, int last) =>
-        nn.ModuleList(modules.Skip(first).Take(last - first + 1).ToArray());
+    private static Sequential Group(List<nn.Module> modules, int first, int last) =>
+        Layers.Group(modules.Skip(first).Take(last - first + 1));
 
     /// <summary>
     /// Depthwise-separable convolution (paper Figure 3, right): a 3x3 depthwise convolution (one filter per

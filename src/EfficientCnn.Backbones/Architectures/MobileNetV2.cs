@@ -90,7 +90,7 @@ public sealed class MobileNetV2 : Backbone
         int start = 1;
         foreach (int end in stageEnds)
         {
-            list.Add(nn.ModuleList(modules.Skip(start).Take(end - start + 1).ToArray()));
+            list.Add(Layers.Group(modules.Skip(start).Take(end - start + 1)));
             start = end + 1;
         }
         stages = list;

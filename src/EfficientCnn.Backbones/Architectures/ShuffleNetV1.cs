@@ -111,7 +111,7 @@ public sealed class ShuffleNetV1 : Backbone
             int start = 0;
             foreach (int repeats in StageRepeats)
             {
-                stages.Add(nn.ModuleList(units[start..(start + repeats)]));
+                stages.Add(Layers.Group(units[start..(start + repeats)]));
                 start += repeats;
             }
             return stages;

@@ -61,6 +61,15 @@ public static class Layers
         return rounded;
     }
 
+    /// <summary>
+    /// Groups existing modules into one stage for <see cref="Backbone.Stages"/>, as a Sequential view named "0", "1", ….
+    /// A fresh TorchSharp ModuleList registers its items lazily and reports no parameters, so it cannot serve here.
+    /// The view is not registered in the model, so the model's state-dict names are unchanged.
+    /// </summary>
+    public static Sequential Group(IEnumerable<nn.Module> modules) =>
+        nn.Sequential(modules.Select((m, i) => (i.ToString(), m as nn.Module<Tensor, Tensor>
+            ?? throw new ArgumentException($"Stage member {m.GetName()} is not a Tensor→Tensor module.", nameof(modules)))).ToList());
+
     /// <summary>torchvision's classifier head: Sequential("0": Dropout, "1": Linear).</summary>
     public static Sequential DropoutLinear(long inFeatures, long numClasses, double dropRate) =>
         nn.Sequential(("0", nn.Dropout(dropRate)), ("1", nn.Linear(inFeatures, numClasses)));
