@@ -1,4 +1,5 @@
 using EfficientCnn.Backbones.Blocks;
+using EfficientCnn.Backbones.Onnx;
 using EfficientCnn.Backbones.Registry;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -137,6 +138,11 @@ public sealed class MnasNet : Backbone
         // torchvision pools with a mean over H and W (same as global average pooling + flatten).
         layers.call(input).mean([2, 3]);
 
+    /// <inheritdoc />
+    /// <remarks>The mean over H and W is written as GlobalAveragePool + Flatten (same values, [N, C]).</remarks>
+    protected internal override string ExportFeatures(OnnxGraphBuilder g, string input) =>
+        g.Flatten(g.Op("GlobalAveragePool", g.Export(layers, input)));
+
     /// <summary>
     /// torchvision's <c>_get_depths</c>: each base depth times <paramref name="alpha"/>, rounded to a multiple of 8
     /// without going below 90% of the scaled value (the "0.9 round-up bias").
@@ -166,7 +172,7 @@ public sealed class MnasNet : Backbone
     /// projection → BN, with an identity skip when stride is 1 and the width is kept. torchvision's
     /// <c>_InvertedResidual</c>: one Sequential <c>layers</c> with children "0"-"7".
     /// </summary>
-    public sealed class InvertedResidual : nn.Module<Tensor, Tensor>
+    public sealed class InvertedResidual : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly Sequential layers;
 
@@ -196,6 +202,13 @@ public sealed class MnasNet : Backbone
         /// <inheritdoc />
         public override Tensor forward(Tensor input) =>
             UsesResidual ? layers.call(input) + input : layers.call(input);
+
+        /// <inheritdoc />
+        public string ExportOnnx(OnnxGraphBuilder g, string input)
+        {
+            string y = g.Export(layers, input);
+            return UsesResidual ? g.Op("Add", y, input) : y;
+        }
     }
 
     /// <summary>
@@ -337,6 +350,16 @@ public sealed class MnasNetA1 : Backbone
     }
 
     /// <inheritdoc />
+    /// <remarks>timm's attribute names (conv then its BN as separate fields) are written as folded conv-BN pairs.</remarks>
+    protected internal override string ExportFeatures(OnnxGraphBuilder g, string input)
+    {
+        string x = g.Export(act1, g.ExportConvBn(conv_stem, bn1, input));
+        x = g.Export(blocks, x);
+        x = g.Export(act2, g.ExportConvBn(conv_head, bn2, x));
+        return g.Flatten(g.Op("GlobalAveragePool", x));
+    }
+
+    /// <inheritdoc />
     public override Tensor forward(Tensor input)
     {
         // timm's classifier is a bare Linear; dropout is applied functionally before it.
@@ -378,7 +401,7 @@ public sealed class MnasNetA1 : Backbone
     /// Squeeze-and-Excitation as timm names it (<c>conv_reduce</c>, <c>conv_expand</c>): mean over H, W → 1x1 conv
     /// reduce → ReLU → 1x1 conv expand → sigmoid gate × input. (Blocks/SqueezeExcitation uses torchvision's fc1/fc2.)
     /// </summary>
-    public sealed class SqueezeExcite : nn.Module<Tensor, Tensor>
+    public sealed class SqueezeExcite : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly Conv2d conv_reduce;
         private readonly ReLU act1;
@@ -407,13 +430,22 @@ public sealed class MnasNetA1 : Backbone
             scale = conv_expand.call(act1.call(conv_reduce.call(scale)));
             return x * gate.call(scale);
         }
+
+        /// <inheritdoc />
+        public string ExportOnnx(OnnxGraphBuilder g, string input)
+        {
+            // mean over H, W with keepdim is GlobalAveragePool ([N, C, 1, 1]).
+            string scale = g.Export(act1, g.Export(conv_reduce, g.Op("GlobalAveragePool", input)));
+            scale = g.Export(gate, g.Export(conv_expand, scale));
+            return g.Op("Mul", input, scale);
+        }
     }
 
     /// <summary>
     /// The paper's "SepConv": depthwise kxk → BN → ReLU → linear 1x1 → BN (timm's DepthwiseSeparableConv:
     /// <c>conv_dw</c>, <c>bn1</c>, <c>conv_pw</c>, <c>bn2</c>). MNASNet-A1 uses it without skip ("noskip").
     /// </summary>
-    public sealed class SepConv : nn.Module<Tensor, Tensor>
+    public sealed class SepConv : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly Conv2d conv_dw;
         private readonly BatchNorm2d bn1;
@@ -434,6 +466,10 @@ public sealed class MnasNetA1 : Backbone
 
         /// <inheritdoc />
         public override Tensor forward(Tensor x) => bn2.call(conv_pw.call(act.call(bn1.call(conv_dw.call(x)))));
+
+        /// <inheritdoc />
+        public string ExportOnnx(OnnxGraphBuilder g, string input) =>
+            g.ExportConvBn(conv_pw, bn2, g.Export(act, g.ExportConvBn(conv_dw, bn1, input)));
     }
 
     /// <summary>
@@ -441,7 +477,7 @@ public sealed class MnasNetA1 : Backbone
     /// 1x1 expand → BN → ReLU → kxk depthwise → BN → ReLU → [SE] → linear 1x1 → BN, skip when stride 1 and same width.
     /// timm's InvertedResidual names: <c>conv_pw</c>, <c>bn1</c>, <c>conv_dw</c>, <c>bn2</c>, <c>se</c>, <c>conv_pwl</c>, <c>bn3</c>.
     /// </summary>
-    public sealed class MBConv : nn.Module<Tensor, Tensor>
+    public sealed class MBConv : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly Conv2d conv_pw;
         private readonly BatchNorm2d bn1;
@@ -489,6 +525,16 @@ public sealed class MnasNetA1 : Backbone
             if (se is not null) y = se.call(y);
             y = bn3.call(conv_pwl.call(y));
             return UsesResidual ? y + x : y;
+        }
+
+        /// <inheritdoc />
+        public string ExportOnnx(OnnxGraphBuilder g, string input)
+        {
+            string y = g.Export(act, g.ExportConvBn(conv_pw, bn1, input));
+            y = g.Export(act, g.ExportConvBn(conv_dw, bn2, y));
+            if (se is not null) y = g.Export(se, y);
+            y = g.ExportConvBn(conv_pwl, bn3, y);
+            return UsesResidual ? g.Op("Add", y, input) : y;
         }
     }
 }
