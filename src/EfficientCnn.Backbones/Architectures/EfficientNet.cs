@@ -87,8 +87,8 @@ public sealed class EfficientNet : Backbone
         double stochasticDepthProb = DefaultStochasticDepthProb, double bnEps = 1e-5, double bnMomentum = 0.1)
         : base("EfficientNet", numClasses)
     {
-        ValidateMultiplier(widthMultiplier, nameof(widthMultiplier));
-        ValidateMultiplier(depthMultiplier, nameof(depthMultiplier));
+        Layers.RequirePositiveMultiplier(widthMultiplier, nameof(widthMultiplier));
+        Layers.RequirePositiveMultiplier(depthMultiplier, nameof(depthMultiplier));
         if (!(dropRate >= 0 && dropRate < 1))
             throw new ArgumentException($"dropRate must be in [0, 1), got {dropRate}.", nameof(dropRate));
         if (!(stochasticDepthProb >= 0 && stochasticDepthProb <= 1))
@@ -177,12 +177,6 @@ public sealed class EfficientNet : Backbone
 
     /// <summary><c>ceil(n·depth)</c>: the TF reference's <c>round_repeats</c>, never fewer than one block.</summary>
     public static int ScaleDepth(int layers, double depthMultiplier) => (int)Math.Ceiling(layers * depthMultiplier);
-
-    internal static void ValidateMultiplier(double value, string name)
-    {
-        if (!double.IsFinite(value) || value <= 0)
-            throw new ArgumentException($"{name} must be a finite number > 0, got {value}.", name);
-    }
 
     /// <summary>
     /// Mobile inverted bottleneck (Sandler et al. 2018, with Squeeze-and-Excitation as in MnasNet), torchvision's layout:

@@ -150,8 +150,7 @@ public sealed class MnasNet : Backbone
     /// <exception cref="ArgumentException"><paramref name="alpha"/> is not a positive finite number.</exception>
     public static int[] GetDepths(double alpha)
     {
-        if (!(alpha > 0) || double.IsInfinity(alpha))
-            throw new ArgumentException($"alpha (depth multiplier) must be a finite number > 0, got {alpha}.", nameof(alpha));
+        Layers.RequirePositiveMultiplier(alpha, "alpha (depth multiplier)");
         return BaseDepths.Select(depth => Layers.MakeDivisible(depth * alpha, 8)).ToArray();
     }
 
@@ -291,8 +290,7 @@ public sealed class MnasNetA1 : Backbone
     public MnasNetA1(double widthMultiplier = 1.0, int numClasses = 1000, double dropRate = 0.2)
         : base("MnasNetA1", numClasses)
     {
-        if (!(widthMultiplier > 0) || double.IsInfinity(widthMultiplier))
-            throw new ArgumentException($"widthMultiplier must be a finite number > 0, got {widthMultiplier}.", nameof(widthMultiplier));
+        Layers.RequirePositiveMultiplier(widthMultiplier, nameof(widthMultiplier));
         this.dropRate = dropRate;
         int Round(int channels) => Layers.MakeDivisible(channels * widthMultiplier, 8);
 

@@ -68,9 +68,7 @@ public sealed class MobileNetV1 : Backbone
     public MobileNetV1(double widthMultiplier = 1.0, int numClasses = 1000, double dropRate = 0.001)
         : base("MobileNetV1", numClasses)
     {
-        if (!(widthMultiplier > 0) || double.IsInfinity(widthMultiplier))
-            throw new ArgumentException(
-                $"widthMultiplier (α) must be a finite number > 0, got {widthMultiplier}.", nameof(widthMultiplier));
+        Layers.RequirePositiveMultiplier(widthMultiplier, "widthMultiplier (α)");
         WidthMultiplier = widthMultiplier;
 
         int inChannels = ScaleChannels(StemChannels, widthMultiplier);

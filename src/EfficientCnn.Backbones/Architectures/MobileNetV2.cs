@@ -53,9 +53,7 @@ public sealed class MobileNetV2 : Backbone
     public MobileNetV2(double widthMultiplier = 1.0, int numClasses = 1000, double dropRate = 0.2)
         : base("MobileNetV2", numClasses)
     {
-        if (!(widthMultiplier > 0) || double.IsInfinity(widthMultiplier))
-            throw new ArgumentException(
-                $"widthMultiplier (α) must be a finite number > 0, got {widthMultiplier}.", nameof(widthMultiplier));
+        Layers.RequirePositiveMultiplier(widthMultiplier, "widthMultiplier (α)");
         WidthMultiplier = widthMultiplier;
 
         int inChannels = Layers.MakeDivisible(StemChannels * widthMultiplier, 8);

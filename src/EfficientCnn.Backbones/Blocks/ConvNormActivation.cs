@@ -70,6 +70,15 @@ public static class Layers
         nn.Sequential(modules.Select((m, i) => (i.ToString(), m as nn.Module<Tensor, Tensor>
             ?? throw new ArgumentException($"Stage member {m.GetName()} is not a Tensor→Tensor module.", nameof(modules)))).ToList());
 
+    /// <summary>Throws an <see cref="ArgumentException"/> naming <paramref name="name"/> unless <paramref name="value"/> is finite and &gt; 0.</summary>
+    /// <param name="value">A width, depth or scale multiplier.</param>
+    /// <param name="name">The option's name, used as ParamName and in the message (e.g. "widthMultiplier (α)").</param>
+    public static void RequirePositiveMultiplier(double value, string name)
+    {
+        if (!double.IsFinite(value) || value <= 0)
+            throw new ArgumentException($"{name} must be a finite number > 0, got {value}.", name.Split(' ')[0]);
+    }
+
     /// <summary>torchvision's classifier head: Sequential("0": Dropout, "1": Linear).</summary>
     public static Sequential DropoutLinear(long inFeatures, long numClasses, double dropRate) =>
         nn.Sequential(("0", nn.Dropout(dropRate)), ("1", nn.Linear(inFeatures, numClasses)));

@@ -1,3 +1,4 @@
+using EfficientCnn.Backbones.Blocks;
 using EfficientCnn.Backbones.Architectures;
 using EfficientCnn.Backbones.Profiling;
 
@@ -52,9 +53,9 @@ public sealed class CompoundScaling
     /// <param name="resolutionMultiple">Scaled resolutions are rounded to a multiple of this, ≥ 1.</param>
     public CompoundScaling(double alpha = 1.2, double beta = 1.1, double gamma = 1.15, int baseResolution = 224, int resolutionMultiple = 1)
     {
-        EfficientNet.ValidateMultiplier(alpha, nameof(alpha));
-        EfficientNet.ValidateMultiplier(beta, nameof(beta));
-        EfficientNet.ValidateMultiplier(gamma, nameof(gamma));
+        Layers.RequirePositiveMultiplier(alpha, nameof(alpha));
+        Layers.RequirePositiveMultiplier(beta, nameof(beta));
+        Layers.RequirePositiveMultiplier(gamma, nameof(gamma));
         if (baseResolution < MinResolution)
             throw new ArgumentException($"baseResolution must be >= {MinResolution}, got {baseResolution}.", nameof(baseResolution));
         if (resolutionMultiple < 1)
