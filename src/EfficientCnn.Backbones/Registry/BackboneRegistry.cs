@@ -10,6 +10,7 @@ public static class BackboneRegistry
         var all = new List<BackboneVariant>();
         // Families in the order of the lineage (2015 → 2021).
         all.AddRange(ResNet.Variants());
+        all.AddRange(GoogLeNet.Variants());
         var duplicates = all.GroupBy(v => v.Name).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
         if (duplicates.Count > 0) throw new InvalidOperationException("Duplicate variant names: " + string.Join(", ", duplicates));
         return all;
