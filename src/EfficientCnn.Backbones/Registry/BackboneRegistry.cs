@@ -17,6 +17,8 @@ public static class BackboneRegistry
         all.AddRange(EfficientNet.Variants());
         all.AddRange(NfNet.Variants());
         all.AddRange(ResNet.Variants());
+        all.AddRange(GoogLeNet.Variants());
+        all.AddRange(NasNet.Variants());
         var duplicates = all.GroupBy(v => v.Name).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
         if (duplicates.Count > 0) throw new InvalidOperationException("Duplicate variant names: " + string.Join(", ", duplicates));
         return all;
