@@ -535,6 +535,6 @@ public sealed class NasNet : Backbone
             new PaperReference(5_300_000, 564_000_000, 224,
                 "Zoph et al. 2018 Table 2, NASNet-A (4 @ 1056): 5.3M params, 564M mult-adds. Ours: 5,289,978 params (= Keras NASNetMobile's "
                 + "trainable count), 576,471,328 MACs (+2.2%, within the 3% the issue accepts for NASNet; the stem conv (10.6M) and classifier "
-                + "(1.1M) account for 11.7M of the 12.5M gap, the paper does not state what it counts)", ExactParams: false));
+                + "(1.1M) account for 11.7M of the 12.5M gap, the paper does not state what it counts)", ExactParams: false, MacsTolerancePercent: 3));
     }
 }

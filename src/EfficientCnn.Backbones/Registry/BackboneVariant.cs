@@ -9,7 +9,9 @@ namespace EfficientCnn.Backbones.Registry;
 /// <param name="Resolution">Input size the reference numbers are for.</param>
 /// <param name="Source">Where the numbers come from (paper table or library documentation).</param>
 /// <param name="ExactParams">True when <paramref name="Params"/> is an exact count (torchvision/timm state dict) rather than a paper's rounded figure.</param>
-public sealed record PaperReference(long Params, long Macs, int Resolution, string Source, bool ExactParams = true);
+/// <param name="MacsTolerancePercent">How far our MACs may be from <paramref name="Macs"/>: 2% for the efficient families
+/// (their counting convention is documented), 3% for NASNet whose paper does not say what it counts.</param>
+public sealed record PaperReference(long Params, long Macs, int Resolution, string Source, bool ExactParams = true, double MacsTolerancePercent = 2);
 
 /// <summary>A named variant of a family: one builder plus a config, as in timm's registry.</summary>
 /// <param name="Name">Registry name, e.g. <c>mobilenet_v2_1.0</c>.</param>
