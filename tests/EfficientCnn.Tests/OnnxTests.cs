@@ -490,26 +490,7 @@ public sealed class OnnxTests
         }
     }
 
-    private static int Cli(out string stdout, params string[] args)
-    {
-        var app = new Spectre.Console.Cli.CommandApp();
-        app.Configure(c =>
-        {
-            c.AddCommand<EfficientCnn.Cli.Commands.ExportCommand>("export");
-            c.AddCommand<EfficientCnn.Cli.Commands.InspectCommand>("inspect");
-            c.AddCommand<EfficientCnn.Cli.Commands.CheckOnnxCommand>("check-onnx");
-        });
-        var previous = Console.Out;
-        var writer = new StringWriter();
-        Console.SetOut(writer);
-        try { return app.Run(args); }
-        finally
-        {
-            Console.SetOut(previous);
-            stdout = writer.ToString();
-            TestContext.Out.WriteLine($"efficientcnn {string.Join(" ", args)}\n{stdout}");
-        }
-    }
+    private static int Cli(out string stdout, params string[] args) => CliRunner.Run(out stdout, args);
 
     /// <summary>Input [N,C,H,W] → (op) → GlobalAveragePool → output; the op node is named my_{op}.</summary>
     private static ModelProto TinyModel(string op, int channels = 3)

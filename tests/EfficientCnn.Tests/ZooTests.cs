@@ -114,4 +114,23 @@ public sealed class ZooTests
         double ratio = (double)ModelProfiler.Profile(standard, size, channels).Macs / ModelProfiler.Profile(separable, size, channels).Macs;
         Assert.That(ratio, Is.InRange(8.0, 9.0));
     }
+
+    [Test]
+    public void ZooCommandPrintsTheMeasuredCatalogueAsJson()
+    {
+        int code = CliRunner.Run(out var json, "zoo", "--json", "--classes", "1000", "--resolution", "224",
+            "--name", "resnet18", "--name", "mobilenet_v2_1.0");
+        Assert.That(code, Is.EqualTo(0));
+        using var doc = System.Text.Json.JsonDocument.Parse(json);
+        var rows = doc.RootElement.EnumerateArray().ToList();
+        Assert.That(rows.Select(r => r.GetProperty("name").GetString()), Is.EqualTo(new[] { "resnet18", "mobilenet_v2_1.0" }));
+        var mobilenet = rows[1];
+        Assert.That(mobilenet.GetProperty("family").GetString(), Is.EqualTo("MobileNetV2"));
+        Assert.That(mobilenet.GetProperty("params").GetInt64(), Is.EqualTo(BackboneRegistry.Get("mobilenet_v2_1.0").Reference!.Params));
+        Assert.That(mobilenet.GetProperty("macs").GetInt64(), Is.EqualTo(300_000_000).Within(2).Percent);
+        Assert.That(mobilenet.GetProperty("featureDim").GetInt32(), Is.EqualTo(1280));
+        Assert.That(mobilenet.GetProperty("resolution").GetInt32(), Is.EqualTo(224));
+
+        Assert.That(CliRunner.Run(out _, "zoo", "--resolution", "16"), Is.Not.EqualTo(0), "a resolution below 32 px is refused");
+    }
 }

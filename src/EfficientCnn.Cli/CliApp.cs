@@ -1,0 +1,31 @@
+using EfficientCnn.Cli.Commands;
+using Spectre.Console.Cli;
+
+namespace EfficientCnn.Cli;
+
+/// <summary>The <c>efficientcnn</c> command set; one definition shared by the program and the tests.</summary>
+public static class CliApp
+{
+    /// <summary>Creates the configured command-line application.</summary>
+    public static CommandApp Create()
+    {
+        var app = new CommandApp();
+        app.Configure(config =>
+        {
+            config.SetApplicationName("efficientcnn");
+            config.AddCommand<ZooCommand>("zoo")
+                .WithDescription("List every backbone variant with its parameters, multiply-accumulates, feature dimension and resolution.")
+                .WithExample("zoo", "--json", "--classes", "1000", "--resolution", "224");
+            config.AddCommand<ExportCommand>("export")
+                .WithDescription("Export a backbone to ONNX (opset 17, input [N,3,H,W], outputs features and logits).")
+                .WithExample("export", "--backbone", "resnet18", "--classes", "10", "--output", "resnet18.onnx");
+            config.AddCommand<InspectCommand>("inspect")
+                .WithDescription("Show an ONNX file's inputs, outputs, metadata, parameter count and operator histogram.")
+                .WithExample("inspect", "resnet18.onnx", "--json");
+            config.AddCommand<CheckOnnxCommand>("check-onnx")
+                .WithDescription("Import an ONNX file into TorchSharp and compare it with ONNX Runtime on a random batch (exit 2 when they differ).")
+                .WithExample("check-onnx", "resnet18.onnx", "--resolution", "224", "--json");
+        });
+        return app;
+    }
+}
