@@ -1,6 +1,10 @@
+using EfficientCnn.Backbones;
 using EfficientCnn.Backbones.Architectures;
 using EfficientCnn.Backbones.Blocks;
+using EfficientCnn.Backbones.Onnx;
 using EfficientCnn.Backbones.Profiling;
+using EfficientCnn.Backbones.Registry;
+using EfficientCnn.MLNet;
 using NUnit.Framework;
 using static TorchSharp.torch;
 
@@ -242,5 +246,30 @@ public sealed class ShuffleNetTests
     {
         random.manual_seed(0);
         LearningCheck.AssertLearns(new ShuffleNetV2([2, 2, 2], [16, 32, 64, 128, 256], numClasses: 2), steps: 60);
+    }
+
+    // ---- ONNX export -------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// One exported graph serves other batch sizes and other (odd, non-square) image sizes: the channel shuffle's
+    /// reshapes and V2's split must not bake in the export-time N, H, W. Parity is checked against ONNX Runtime.
+    /// </summary>
+    [TestCase("shufflenet_v1_g3_0.25")]
+    [TestCase("shufflenet_v2_0.5")]
+    public void OnnxExportKeepsBatchAndSpatialSizeDynamic(string name)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(0);
+        using var model = BackboneRegistry.Create(name, new BackboneOptions { NumClasses = 3 });
+        model.eval();
+        var bytes = OnnxExporter.ExportBytes(model);
+        foreach (var (n, h, w) in new[] { (1, 35, 47), (3, 64, 48) })
+        {
+            var x = rand(new long[] { n, 3, h, w }, generator: new Generator((ulong)h)) * 2 - 1;
+            Tensor y;
+            using (inference_mode()) y = model.call(x);
+            var (diff, maxAbs) = OnnxParity.Compare(OnnxParity.Run(bytes, x)["logits"], y);
+            Assert.That(diff, Is.LessThanOrEqualTo(OnnxParity.Tolerance(maxAbs)), $"{name} at {n}x3x{h}x{w}");
+        }
     }
 }

@@ -1,8 +1,10 @@
 using EfficientCnn.Backbones.Blocks;
+using EfficientCnn.Backbones.Onnx;
 using EfficientCnn.Backbones.Registry;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using static EfficientCnn.Backbones.Onnx.OnnxTensors;
 
 namespace EfficientCnn.Backbones.Architectures;
 
@@ -126,6 +128,13 @@ public sealed class ShuffleNetV1 : Backbone
     }
 
     /// <inheritdoc />
+    protected internal override string ExportFeatures(OnnxGraphBuilder g, string input)
+    {
+        var x = g.Export(features, g.Export(maxpool, g.Export(first_conv, input)));
+        return g.Flatten(g.Op("GlobalAveragePool", x));
+    }
+
+    /// <inheritdoc />
     public override Tensor forward(Tensor input)
     {
         var pooled = ForwardFeatures(input);
@@ -145,7 +154,7 @@ public sealed class ShuffleNetV1 : Backbone
     /// → 1x1 GConv → BN; stride 1 adds the input then ReLU, stride 2 concatenates a 3x3 average-pooled input
     /// (so the 1x1 GConv only produces output − input channels) then ReLU.
     /// </summary>
-    public sealed class ShuffleUnit : nn.Module<Tensor, Tensor>
+    public sealed class ShuffleUnit : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly Sequential branch_main_1;
         private readonly Sequential branch_main_2;
@@ -210,6 +219,23 @@ public sealed class ShuffleNetV1 : Backbone
             return branch_proj is null
                 ? nn.functional.relu(x + y)
                 : cat([branch_proj.call(x), nn.functional.relu(y)], 1);
+        }
+
+        /// <inheritdoc />
+        /// <remarks>
+        /// branch_main_1 is written layer by layer so the shuffle lands between its ReLU and the depthwise conv; each
+        /// conv's BN is folded by the builder. The stride-2 shortcut is the AvgPool2d module itself (count_include_pad
+        /// as in forward: PyTorch's default, true).
+        /// </remarks>
+        public string ExportOnnx(OnnxGraphBuilder g, string input)
+        {
+            string y = g.Export(main1[2], g.ExportConvBn((Conv2d)main1[0], (BatchNorm2d)main1[1], input));
+            y = g.Export(shuffle, y);
+            y = g.ExportConvBn((Conv2d)main1[3], (BatchNorm2d)main1[4], y);
+            y = g.Export(branch_main_2, y);
+            return branch_proj is null
+                ? g.Op("Relu", g.Op("Add", input, y))
+                : g.Op("Concat", [g.Export(branch_proj, input), g.Op("Relu", y)], Attr("axis", 1L));
         }
     }
 

@@ -1,8 +1,10 @@
 using EfficientCnn.Backbones.Blocks;
+using EfficientCnn.Backbones.Onnx;
 using EfficientCnn.Backbones.Registry;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using static EfficientCnn.Backbones.Onnx.OnnxTensors;
 
 namespace EfficientCnn.Backbones.Architectures;
 
@@ -98,6 +100,14 @@ public sealed class ShuffleNetV2 : Backbone
     }
 
     /// <inheritdoc />
+    protected internal override string ExportFeatures(OnnxGraphBuilder g, string input)
+    {
+        var x = g.Export(maxpool, g.Export(conv1, input));
+        foreach (var stage in new[] { stage2, stage3, stage4 }) x = g.Export(stage, x);
+        return g.Flatten(g.Op("GlobalAveragePool", g.Export(conv5, x)));
+    }
+
+    /// <inheritdoc />
     public override Tensor forward(Tensor input)
     {
         var features = ForwardFeatures(input);
@@ -117,11 +127,12 @@ public sealed class ShuffleNetV2 : Backbone
     /// Stride 2: both branches see all channels; <c>branch1</c> is 3x3 depthwise (stride 2) → 1x1.
     /// Then concatenate and shuffle with 2 groups.
     /// </summary>
-    public sealed class InvertedResidual : nn.Module<Tensor, Tensor>
+    public sealed class InvertedResidual : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly Sequential? branch1;
         private readonly Sequential branch2;
         private readonly long stride;
+        private readonly long branchChannels;
 
         /// <summary>Creates the unit from <paramref name="inputChannels"/> to <paramref name="outputChannels"/> (even) channels.</summary>
         public InvertedResidual(long inputChannels, long outputChannels, long stride) : base(nameof(InvertedResidual))
@@ -132,6 +143,7 @@ public sealed class ShuffleNetV2 : Backbone
                 throw new ArgumentException(
                     $"a stride-1 unit needs inputChannels == outputChannels (even), got {inputChannels} and {outputChannels}.", nameof(inputChannels));
             this.stride = stride;
+            this.branchChannels = branchChannels;
             if (stride > 1)
                 branch1 = nn.Sequential(
                     ("0", nn.Conv2d(inputChannels, inputChannels, 3, stride: stride, padding: 1, groups: inputChannels, bias: false)),
@@ -166,6 +178,23 @@ public sealed class ShuffleNetV2 : Backbone
                 output = cat([branch1.call(x), branch2.call(x)], 1);
             }
             return Blocks.ChannelShuffle.Shuffle(output, 2);
+        }
+
+        /// <inheritdoc />
+        /// <remarks>The channel split is an opset-17 Split with sizes [C/2, C/2] as its second input (C is even by construction).</remarks>
+        public string ExportOnnx(OnnxGraphBuilder g, string input)
+        {
+            string[] parts;
+            if (branch1 is null)
+            {
+                var halves = g.OpMulti("Split", [input, g.AddConstant([branchChannels, branchChannels], g.PathOf(this) + ".split")], 2, Attr("axis", 1L));
+                parts = [halves[0], g.Export(branch2, halves[1])];
+            }
+            else
+            {
+                parts = [g.Export(branch1, input), g.Export(branch2, input)];
+            }
+            return Blocks.ChannelShuffle.ExportShuffle(g, g.Op("Concat", parts, Attr("axis", 1L)), 2);
         }
     }
 
