@@ -196,16 +196,12 @@ public sealed class MnasNetTests
         }
     }
 
-    // At 32 px the last three stages and the 1280-wide head run on 1x1 maps, where train-mode BatchNorm sees only
-    // one value per image; with the default lr 3e-3 and batch 16 the eval-mode (running statistics) loss then varies
-    // a lot from seed to seed. lr 1e-3, batch 32 and 60 steps passed for seeds 0-4 of both models (loss ratios
-    // 0.001-0.27). The seed is fixed so the check does not depend on which tests ran before. B1 keeps torchvision's
-    // BN momentum (0.0003), so its eval pass uses nearly the initial statistics: this checks wiring, not BN tracking.
+    // The seed is fixed so the check does not depend on which tests ran before.
     private static void AssertTinyModelLearns(Func<Backbone> create)
     {
         random.manual_seed(0);
         using var model = create();
-        LearningCheck.AssertLearns(model, steps: 60, lr: 1e-3, batch: 32);
+        LearningCheck.AssertLearns(model);
     }
 
     [Test]
