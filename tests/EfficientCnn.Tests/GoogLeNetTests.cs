@@ -108,4 +108,15 @@ public sealed class GoogLeNetTests
         random.manual_seed(1);
         LearningCheck.AssertLearns(new GoogLeNet(numClasses: 2, widthMultiplier: 0.125));
     }
+
+    [Test]
+    public void OnnxExportIsExactAtOddInputSizes()
+    {
+        // 45x37: conv1 23x19, then the ceil-mode pools give 11x9, 5x4, 2x2, 1x1: partial last windows on both axes.
+        manual_seed(0);
+        using var model = new GoogLeNet(numClasses: 5);
+        var bytes = OddSizeOnnx.AssertParity(model, "googlenet", (45, 37), (30, 50));
+        var nodes = Onnx.ModelProto.Parser.ParseFrom(bytes).Graph.Node;
+        Assert.That(nodes.Count(n => n.OpType == "MaxPool" && n.Attribute.Any(a => a.Name == "ceil_mode" && a.I == 1)), Is.EqualTo(4 + 9));
+    }
 }

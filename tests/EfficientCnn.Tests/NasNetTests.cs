@@ -1,5 +1,13 @@
+using System.Diagnostics;
+using EfficientCnn.Backbones;
 using EfficientCnn.Backbones.Architectures;
+using EfficientCnn.Backbones.Onnx;
+using EfficientCnn.MLNet;
+using Google.Protobuf;
 using NUnit.Framework;
+using Onnx;
+using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace EfficientCnn.Tests;
@@ -156,5 +164,74 @@ public sealed class NasNetTests
         Assert.That(Backbones.Profiling.ModelProfiler.CountParameters(model), Is.EqualTo(5_289_978));
         long bnStatistics = model.named_buffers().Where(b => b.name.EndsWith("running_mean") || b.name.EndsWith("running_var")).Sum(b => b.buffer.numel());
         Assert.That(bnStatistics, Is.EqualTo(36_738));
+    }
+
+    [Test]
+    public void OnnxExportIsExactAtOddInputSizes()
+    {
+        // 45x37: conv0 gives 22x18, then 11x9, 6x5, 3x3, 2x2, so the stride-2 "SAME" ops (auto_pad) and the shifted
+        // path (Pad + open-ended Slice) see odd and even sizes; one graph must fit both sizes tried.
+        manual_seed(0);
+        using var model = new NasNet(numClasses: 5);
+        var bytes = OddSizeOnnx.AssertParity(model, "nasnet_a_mobile", (45, 37), (38, 51));
+        var nodes = ModelProto.Parser.ParseFrom(bytes).Graph.Node;
+        Assert.That(nodes.Count(n => n.Attribute.Any(a => a.Name == "auto_pad" && a.S.ToStringUtf8() == "SAME_UPPER")), Is.GreaterThan(0));
+        Assert.That(nodes.Count(n => n.OpType == "Slice"), Is.GreaterThan(0));
+    }
+}
+
+/// <summary>Exports a model once (random BN statistics) and checks ONNX Runtime and the re-imported module against TorchSharp at odd H x W.</summary>
+internal static class OddSizeOnnx
+{
+    public static byte[] AssertParity(Backbone model, string name, params (int H, int W)[] sizes)
+    {
+        using var scope = NewDisposeScope();
+        var gen = new Generator(3);
+        using (no_grad())
+            foreach (var (_, m) in model.named_modules())
+                if (m is BatchNorm2d bn)
+                {
+                    bn.running_mean!.copy_(randn(bn.num_features, generator: gen) * 0.1f);
+                    bn.running_var!.copy_(rand(bn.num_features, generator: gen) * 0.5f + 0.75f);
+                    bn.weight!.copy_(rand(bn.num_features, generator: gen) * 0.5f + 0.5f);
+                    bn.bias!.copy_(randn(bn.num_features, generator: gen) * 0.1f);
+                }
+        model.eval();
+        var sw = Stopwatch.StartNew();
+        var bytes = OnnxExporter.ExportBytes(model, new OnnxExportOptions { VariantName = name });
+        long exportMs = sw.ElapsedMilliseconds;
+        sw.Restart();
+        using var imported = OnnxImportedModule.Load(bytes);
+        long importMs = sw.ElapsedMilliseconds;
+        imported.eval();
+        TestContext.Out.WriteLine($"{name}: export {exportMs} ms, import {importMs} ms");
+        bool first = true;
+        foreach (var (h, w) in sizes)
+        {
+            // One image: TorchSharp's CPU forward is the slow part. The head is applied to the features (eval-mode
+            // dropout is the identity), and the imported module runs at the first size only.
+            var x = rand(new long[] { 1, 3, h, w }, generator: gen) * 2 - 1;
+            var checks = new List<(string What, Tensor Reference, Tensor Actual)>();
+            sw.Restart();
+            var ort = OnnxParity.Run(bytes, x);
+            long ortMs = sw.ElapsedMilliseconds;
+            sw.Restart();
+            using (inference_mode())
+            {
+                var f = model.ForwardFeatures(x);
+                checks.Add(("features", ort["features"], f));
+                checks.Add(("logits", ort["logits"], model.Head!.call(f)));
+                if (first) checks.Add(("imported logits", ort["logits"], imported.call(x)));
+            }
+            TestContext.Out.WriteLine($"{name} {h}x{w}: ONNX Runtime {ortMs} ms, TorchSharp {sw.ElapsedMilliseconds} ms");
+            foreach (var (what, reference, actual) in checks)
+            {
+                var (diff, maxAbs) = OnnxParity.Compare(reference, actual);
+                TestContext.Out.WriteLine($"{name} {h}x{w} {what}: max|Δ| = {diff:E2} (max|y| = {maxAbs:F3})");
+                Assert.That(diff, Is.LessThanOrEqualTo(OnnxParity.Tolerance(maxAbs)), $"{name} {h}x{w} {what}");
+            }
+            first = false;
+        }
+        return bytes;
     }
 }

@@ -1,3 +1,4 @@
+using EfficientCnn.Backbones.Onnx;
 using EfficientCnn.Backbones.Registry;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -127,6 +128,18 @@ public sealed class GoogLeNet : Backbone
     protected override Tensor ExtractFeatures(Tensor input) => Features(input, computeAux: false, out _, out _);
 
     /// <inheritdoc />
+    /// <remarks>The inference path only: the auxiliary heads are training-only classifiers and are not exported.
+    /// The ceil-mode max pools map to ONNX's <c>ceil_mode</c>, so H and W stay symbolic.</remarks>
+    protected internal override string ExportFeatures(OnnxGraphBuilder g, string input)
+    {
+        var x = input;
+        foreach (var m in new nn.Module[] { conv1, maxpool1, conv2, conv3, maxpool2, inception3a, inception3b, maxpool3,
+                     inception4a, inception4b, inception4c, inception4d, inception4e, maxpool4, inception5a, inception5b, avgpool })
+            x = g.Export(m, x);
+        return g.Flatten(x);
+    }
+
+    /// <inheritdoc />
     /// <remarks>As torchvision: dropout, then the bare linear layer <c>fc</c>. Auxiliary logits are never returned here.</remarks>
     public override Tensor forward(Tensor input) => ForwardWithAux(input).Logits;
 
@@ -185,7 +198,7 @@ public sealed class GoogLeNet : Backbone
     }
 
     /// <summary>torchvision's <c>BasicConv2d</c>: convolution without bias → BatchNorm (eps 0.001) → ReLU.</summary>
-    public sealed class BasicConv2d : nn.Module<Tensor, Tensor>
+    public sealed class BasicConv2d : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly Conv2d conv;
         private readonly BatchNorm2d bn;
@@ -202,13 +215,17 @@ public sealed class GoogLeNet : Backbone
 
         /// <inheritdoc />
         public override Tensor forward(Tensor x) => relu.call(bn.call(conv.call(x)));
+
+        /// <inheritdoc />
+        /// <remarks>One Conv (BN folded when the builder folds) and a Relu.</remarks>
+        public string ExportOnnx(OnnxGraphBuilder g, string input) => g.Export(relu, g.ExportConvBn(conv, bn, input));
     }
 
     /// <summary>
     /// The Inception module (paper Fig. 2b): 1x1 | 1x1 → 3x3 | 1x1 → "5x5" | 3x3 max pool → 1x1, concatenated on channels.
     /// branch3's second conv is 3x3, as in torchvision (pytorch/vision issue 906), not the paper's 5x5.
     /// </summary>
-    public sealed class Inception : nn.Module<Tensor, Tensor>
+    public sealed class Inception : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly BasicConv2d branch1;
         private readonly Sequential branch2, branch3, branch4;
@@ -230,6 +247,11 @@ public sealed class GoogLeNet : Backbone
         /// <inheritdoc />
         public override Tensor forward(Tensor x) =>
             cat([branch1.call(x), branch2.call(x), branch3.call(x), branch4.call(x)], 1);
+
+        /// <inheritdoc />
+        public string ExportOnnx(OnnxGraphBuilder g, string input) =>
+            g.Op("Concat", [g.Export(branch1, input), g.Export(branch2, input), g.Export(branch3, input), g.Export(branch4, input)],
+                OnnxTensors.Attr("axis", 1L));
     }
 
     /// <summary>

@@ -1,7 +1,10 @@
+using EfficientCnn.Backbones.Onnx;
 using EfficientCnn.Backbones.Registry;
+using Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using static EfficientCnn.Backbones.Onnx.OnnxTensors;
 
 namespace EfficientCnn.Backbones.Architectures;
 
@@ -236,6 +239,21 @@ public sealed class NasNet : Backbone
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// H and W stay symbolic: TensorFlow "SAME" padding of the stride-2 depthwise convolutions and pools is written as
+    /// <c>auto_pad = SAME_UPPER</c> (ONNX's definition is the same formula, odd pixel at the end), and the shifted path
+    /// of the factorized reduction as Pad + Slice with an open end, so the graph is exact for every input size.
+    /// </remarks>
+    protected internal override string ExportFeatures(OnnxGraphBuilder g, string input)
+    {
+        var x0 = g.Export(conv0, input);
+        string prevPrev = x0, prev = x0;
+        foreach (var (_, cell) in cells)
+            (prevPrev, prev) = (prev, cell.ExportOnnx(g, prev, prevPrev));
+        return g.Flatten(g.Export(avg_pool, g.Export(relu, prev)));
+    }
+
+    /// <inheritdoc />
     /// <remarks>As Cadene's <c>logits</c>: dropout, then the bare linear layer <c>last_linear</c>.</remarks>
     public override Tensor forward(Tensor input)
     {
@@ -348,6 +366,33 @@ public sealed class NasNet : Backbone
             return cat(genotype.Concat.Select(i => states[i]).ToList(), 1);
         }
 
+        /// <summary>
+        /// Writes the cell into an ONNX graph, mirroring <see cref="forward"/>: h(i) is <paramref name="x"/>, h(i-1) is
+        /// <paramref name="xPrev"/>. Not <see cref="IOnnxExportable"/> because the cell has two inputs.
+        /// </summary>
+        /// <returns>The name of the concatenated output.</returns>
+        public string ExportOnnx(OnnxGraphBuilder g, string x, string xPrev)
+        {
+            var states = new List<string>(genotype.StateCount)
+            {
+                prevInput switch
+                {
+                    PrevInput.Conv1x1 => g.Export(conv_prev_1x1!, xPrev),
+                    PrevInput.FactorizedReduction => g.Export(prevReduction!, xPrev),
+                    _ => xPrev,
+                },
+                g.Export(conv_1x1, x),
+            };
+            for (int k = 0; k < genotype.Combinations.Count; k++)
+            {
+                var c = genotype.Combinations[k];
+                var a = left[k] is { } lm ? g.Export(lm, states[c.Left.Input]) : states[c.Left.Input];
+                var b = right[k] is { } rm ? g.Export(rm, states[c.Right.Input]) : states[c.Right.Input];
+                states.Add(g.Op("Add", a, b));
+            }
+            return g.Op("Concat", genotype.Concat.Select(i => states[i]).ToArray(), Attr("axis", 1L));
+        }
+
         /// <summary>The module for one branch, or null for an identity that needs no module.</summary>
         private static nn.Module<Tensor, Tensor>? CreateOperation(NasOperation op, long inChannels, long outChannels, long stride)
         {
@@ -394,7 +439,7 @@ public sealed class NasNet : Backbone
     }
 
     /// <summary>Depthwise k×k convolution (stride here) followed by a pointwise 1x1 convolution, no bias.</summary>
-    public sealed class SeparableConv2d : nn.Module<Tensor, Tensor>
+    public sealed class SeparableConv2d : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly Conv2d depthwise_conv2d, pointwise_conv2d;
         private readonly long kernel, stride;
@@ -413,6 +458,28 @@ public sealed class NasNet : Backbone
         /// <inheritdoc />
         public override Tensor forward(Tensor x) =>
             pointwise_conv2d.call(depthwise_conv2d.call(stride == 1 ? x : PadSame(x, kernel, stride)));
+
+        /// <inheritdoc />
+        public string ExportOnnx(OnnxGraphBuilder g, string input) => ExportOnnx(g, input, null);
+
+        /// <summary>
+        /// Writes the depthwise and pointwise convolutions, <paramref name="bn"/> (the BN that follows in the branch)
+        /// folded into the pointwise one when the builder folds. Stride 2 uses <c>auto_pad = SAME_UPPER</c>, ONNX's
+        /// form of <see cref="PadSame"/>, which stays exact with symbolic H and W.
+        /// </summary>
+        public string ExportOnnx(OnnxGraphBuilder g, string input, BatchNorm2d? bn)
+        {
+            string y;
+            if (stride == 1) y = g.ExportConvBn(depthwise_conv2d, null, input);
+            else
+            {
+                string path = g.PathOf(depthwise_conv2d);
+                y = g.Op("Conv", [input, g.AddInitializer(depthwise_conv2d.weight, path + ".weight")],
+                    Attr("kernel_shape", new[] { kernel, kernel }), Attr("strides", new[] { stride, stride }),
+                    Attr("dilations", new[] { 1L, 1L }), Attr("group", depthwise_conv2d.groups), Attr("auto_pad", "SAME_UPPER"));
+            }
+            return g.ExportConvBn(pointwise_conv2d, bn, y);
+        }
     }
 
     /// <summary>
@@ -420,7 +487,7 @@ public sealed class NasNet : Backbone
     /// separable conv → BN. Cadene's <c>BranchSeparables</c>; when channels change (first stem cell) the first
     /// separable conv already maps to the output channels, as <c>BranchSeparablesStem</c>.
     /// </summary>
-    public sealed class BranchSeparables : nn.Module<Tensor, Tensor>
+    public sealed class BranchSeparables : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly ReLU relu, relu1;
         private readonly SeparableConv2d separable_1, separable_2;
@@ -445,10 +512,17 @@ public sealed class NasNet : Backbone
             x = bn_sep_1.call(separable_1.call(relu.call(x)));
             return bn_sep_2.call(separable_2.call(relu1.call(x)));
         }
+
+        /// <inheritdoc />
+        public string ExportOnnx(OnnxGraphBuilder g, string input)
+        {
+            var x = separable_1.ExportOnnx(g, g.Export(relu, input), bn_sep_1);
+            return separable_2.ExportOnnx(g, g.Export(relu1, x), bn_sep_2);
+        }
     }
 
     /// <summary>3x3 max or average pooling (average excludes padding) with TensorFlow "SAME" padding.</summary>
-    public sealed class SamePool : nn.Module<Tensor, Tensor>
+    public sealed class SamePool : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly bool max;
         private readonly long stride;
@@ -469,6 +543,17 @@ public sealed class NasNet : Backbone
             var counts = nn.functional.avg_pool2d(PadSame(ones(1, 1, x.shape[2], x.shape[3], dtype: x.dtype, device: x.device), 3, stride), 3, stride);
             return sums / counts;
         }
+
+        /// <inheritdoc />
+        /// <remarks>Stride 1: symmetric pads 1. Stride 2: <c>auto_pad = SAME_UPPER</c>; the average excludes the padding
+        /// (<c>count_include_pad = 0</c>), as <see cref="forward"/>.</remarks>
+        public string ExportOnnx(OnnxGraphBuilder g, string input)
+        {
+            var attrs = new List<AttributeProto> { Attr("kernel_shape", new[] { 3L, 3L }), Attr("strides", new[] { stride, stride }) };
+            attrs.Add(stride == 1 ? Attr("pads", new[] { 1L, 1L, 1L, 1L }) : Attr("auto_pad", "SAME_UPPER"));
+            if (!max) attrs.Add(Attr("count_include_pad", 0L));
+            return g.Op(max ? "MaxPool" : "AveragePool", [input], attrs.ToArray());
+        }
     }
 
     /// <summary>
@@ -476,7 +561,7 @@ public sealed class NasNet : Backbone
     /// input and one on the input shifted by one pixel, each giving half the channels, concatenated and batch-normalised.
     /// Halves the resolution without discarding every other pixel.
     /// </summary>
-    public sealed class FactorizedReduction : nn.Module<Tensor, Tensor>
+    public sealed class FactorizedReduction : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly ReLU relu;
         private readonly Sequential path_1;
@@ -502,10 +587,18 @@ public sealed class NasNet : Backbone
             x = relu.call(x);
             return final_path_bn.call(cat([path_1.call(x), path_2.call(x)], 1));
         }
+
+        /// <inheritdoc />
+        /// <remarks>final_path_bn follows a Concat, not one conv, so it stays a BatchNormalization node.</remarks>
+        public string ExportOnnx(OnnxGraphBuilder g, string input)
+        {
+            var x = g.Export(relu, input);
+            return g.Export(final_path_bn, g.Op("Concat", [g.Export(path_1, x), g.Export(path_2, x)], Attr("axis", 1L)));
+        }
     }
 
     /// <summary>Second path of the factorized reduction: shift by one pixel (zero-pad bottom/right, drop top/left), subsample, 1x1 conv.</summary>
-    public sealed class ShiftedPath : nn.Module<Tensor, Tensor>
+    public sealed class ShiftedPath : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly AvgPool2d avgpool;
         private readonly Conv2d conv;
@@ -524,6 +617,18 @@ public sealed class NasNet : Backbone
             long h = x.shape[2], w = x.shape[3];
             var shifted = nn.functional.pad(x, [0, 1, 0, 1]).slice(2, 1, h + 1, 1).slice(3, 1, w + 1, 1);
             return conv.call(avgpool.call(shifted));
+        }
+
+        /// <inheritdoc />
+        /// <remarks>Pad bottom/right by one, then Slice from 1 to an open end (INT64_MAX clamps to the padded size), so the
+        /// shift is exact for any H and W.</remarks>
+        public string ExportOnnx(OnnxGraphBuilder g, string input)
+        {
+            string path = g.PathOf(this);
+            var padded = g.Op("Pad", input, g.AddConstant(new long[] { 0, 0, 0, 0, 0, 0, 1, 1 }, path + ".pads"));
+            var shifted = g.Op("Slice", padded, g.AddConstant(new long[] { 1, 1 }, path + ".starts"),
+                g.AddConstant(new long[] { long.MaxValue, long.MaxValue }, path + ".ends"), g.AddConstant(new long[] { 2, 3 }, path + ".axes"));
+            return g.Export(conv, g.Export(avgpool, shifted));
         }
     }
 

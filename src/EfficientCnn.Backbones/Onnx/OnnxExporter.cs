@@ -50,6 +50,8 @@ public static class OnnxMetadataKeys
     public const string Weights = "efficientcnn.weights_provenance";
     /// <summary>Whether BatchNorm was folded into the convolutions ("true"/"false").</summary>
     public const string FoldedBatchNorm = "efficientcnn.folded_batchnorm";
+    /// <summary>The backbone's <see cref="Backbone.MinInputSize"/> (the importer's limit when H and W are symbolic).</summary>
+    public const string MinInputSize = "efficientcnn.min_input_size";
 }
 
 /// <summary>
@@ -122,6 +124,7 @@ public static class OnnxExporter
                 new(OnnxMetadataKeys.NumClasses, (head ? model.NumClasses : 0).ToString(CultureInfo.InvariantCulture)),
                 new(OnnxMetadataKeys.FoldedBatchNorm, options.FoldBatchNorm ? "true" : "false"),
                 new(OnnxMetadataKeys.Weights, provenance ?? "unspecified"),
+                new(OnnxMetadataKeys.MinInputSize, model.MinInputSize.ToString(CultureInfo.InvariantCulture)),
             };
             meta.AddRange(prep.ToMetadata());
             if (classLabels is { } labels)

@@ -137,7 +137,12 @@ public sealed partial class OnnxImportedModule : Backbone
     public override IReadOnlyList<nn.Module> Stages => [graph];
 
     /// <inheritdoc />
-    public override int MinInputSize => InputHeight is { } h && InputWidth is { } w ? (int)Math.Min(h, w) : 32;
+    /// <remarks>A fixed H/W gives its own limit; symbolic H/W use the exporter's <see cref="OnnxMetadataKeys.MinInputSize"/>
+    /// (GoogLeNet's 15 px), else 32.</remarks>
+    public override int MinInputSize =>
+        InputHeight is { } h && InputWidth is { } w ? (int)Math.Min(h, w)
+        : Metadata.TryGetValue(OnnxMetadataKeys.MinInputSize, out var v) && int.TryParse(v, System.Globalization.NumberStyles.Integer,
+            System.Globalization.CultureInfo.InvariantCulture, out int min) && min > 0 ? min : 32;
 
     /// <summary>Name of the graph input in the source model.</summary>
     public string InputName { get; }
