@@ -1,3 +1,4 @@
+using EfficientCnn.Backbones.Blocks;
 using EfficientCnn.Backbones.Onnx;
 using EfficientCnn.Backbones.Registry;
 using TorchSharp;
@@ -118,10 +119,10 @@ public sealed class GoogLeNet : Backbone
     /// The auxiliary heads are training-only classifiers and belong to no stage.</remarks>
     public override IReadOnlyList<nn.Module> Stages =>
     [
-        nn.ModuleList(conv1, maxpool1, conv2, conv3, maxpool2),
-        nn.ModuleList(inception3a, inception3b),
-        nn.ModuleList(maxpool3, inception4a, inception4b, inception4c, inception4d, inception4e),
-        nn.ModuleList(maxpool4, inception5a, inception5b),
+        Layers.Group([conv1, maxpool1, conv2, conv3, maxpool2]),
+        Layers.Group([inception3a, inception3b]),
+        Layers.Group([maxpool3, inception4a, inception4b, inception4c, inception4d, inception4e]),
+        Layers.Group([maxpool4, inception5a, inception5b]),
     ];
 
     /// <inheritdoc />

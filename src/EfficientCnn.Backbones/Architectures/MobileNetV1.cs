@@ -120,7 +120,7 @@ public sealed class MobileNetV1 : Backbone
     protected internal override string ExportFeatures(OnnxGraphBuilder g, string input) =>
         g.Flatten(g.Export(avgpool, g.Export(features, input)));
 
-    private static Sequential Group(List<nn.Module> modules, int first, int last) =>
+    private static nn.Module Group(List<nn.Module> modules, int first, int last) =>
         Layers.Group(modules.Skip(first).Take(last - first + 1));
 
     /// <summary>

@@ -1,3 +1,4 @@
+using EfficientCnn.Backbones.Blocks;
 using EfficientCnn.Backbones.Onnx;
 using EfficientCnn.Backbones.Registry;
 using Onnx;
@@ -176,7 +177,7 @@ public sealed class NasNet : Backbone
         Add("cell_stem_0", genotype.Reduction, reduction: true, filters / 4, stem0: true);
         prevPrev = (stemFilters, 1);
         Add("cell_stem_1", genotype.Reduction, reduction: true, filters / 2);
-        stages.Add(nn.ModuleList(stage.ToArray()));
+        stages.Add(Layers.Group(stage));
 
         long stackFilters = filters;
         for (int s = 0; s < 3; s++)
@@ -190,7 +191,7 @@ public sealed class NasNet : Backbone
             // Cadene numbers the normal cells of stack s from s * (N + 2): cell_0..3, cell_6..9, cell_12..15 for N = 4.
             for (int j = 0; j < cellsPerStack; j++)
                 Add($"cell_{s * (cellsPerStack + 2) + j}", genotype.Normal, reduction: false, stackFilters);
-            stages.Add(nn.ModuleList(stage.ToArray()));
+            stages.Add(Layers.Group(stage));
         }
 
         relu = nn.ReLU();

@@ -62,13 +62,20 @@ public static class Layers
     }
 
     /// <summary>
-    /// Groups existing modules into one stage for <see cref="Backbone.Stages"/>, as a Sequential view named "0", "1", ….
+    /// Groups existing modules into one stage for <see cref="Backbone.Stages"/> (children named "0", "1", …).
     /// A fresh TorchSharp ModuleList registers its items lazily and reports no parameters, so it cannot serve here.
-    /// The view is not registered in the model, so the model's state-dict names are unchanged.
+    /// The group is not registered in the model, so the model's state-dict names are unchanged.
     /// </summary>
-    public static Sequential Group(IEnumerable<nn.Module> modules) =>
-        nn.Sequential(modules.Select((m, i) => (i.ToString(), m as nn.Module<Tensor, Tensor>
-            ?? throw new ArgumentException($"Stage member {m.GetName()} is not a Tensor→Tensor module.", nameof(modules)))).ToList());
+    public static nn.Module Group(IEnumerable<nn.Module> modules) => new ModuleGroup(modules);
+
+    private sealed class ModuleGroup : nn.Module
+    {
+        public ModuleGroup(IEnumerable<nn.Module> modules) : base("Stage")
+        {
+            int index = 0;
+            foreach (var module in modules) register_module((index++).ToString(), module);
+        }
+    }
 
     /// <summary>Throws an <see cref="ArgumentException"/> naming <paramref name="name"/> unless <paramref name="value"/> is finite and &gt; 0.</summary>
     /// <param name="value">A width, depth or scale multiplier.</param>
