@@ -1,4 +1,5 @@
 using EfficientCnn.Cli.Commands;
+using Spectre.Console;
 using Spectre.Console.Cli;
 
 namespace EfficientCnn.Cli;
@@ -7,17 +8,19 @@ namespace EfficientCnn.Cli;
 public static class CliApp
 {
     /// <summary>Creates the configured command-line application.</summary>
-    public static CommandApp Create()
+    /// <param name="console">Where help and errors go; null is the process console (tests pass a recording one).</param>
+    public static CommandApp Create(IAnsiConsole? console = null)
     {
         var app = new CommandApp();
         app.Configure(config =>
         {
             config.SetApplicationName("efficientcnn");
+            if (console is not null) config.ConfigureConsole(console);
             config.AddCommand<ZooCommand>("zoo")
                 .WithDescription("List every backbone variant with its parameters, multiply-accumulates, feature dimension and resolution.")
                 .WithExample("zoo", "--json", "--classes", "1000", "--resolution", "224");
             config.AddCommand<ExportCommand>("export")
-                .WithDescription("Export a backbone to ONNX (opset 17, input [N,3,H,W], outputs features and logits).")
+                .WithDescription("Export a backbone to ONNX (opset 17, input [[N,3,H,W]], outputs features and logits).")
                 .WithExample("export", "--backbone", "resnet18", "--classes", "10", "--output", "resnet18.onnx");
             config.AddCommand<InspectCommand>("inspect")
                 .WithDescription("Show an ONNX file's inputs, outputs, metadata, parameter count and operator histogram.")

@@ -1,5 +1,6 @@
 using EfficientCnn.Cli;
 using NUnit.Framework;
+using Spectre.Console;
 
 namespace EfficientCnn.Tests;
 
@@ -10,12 +11,17 @@ public static class CliRunner
     public static int Run(out string stdout, params string[] args)
     {
         var previous = Console.Out;
+        var previousAnsi = AnsiConsole.Console;
         var writer = new StringWriter();
         Console.SetOut(writer);
-        try { return CliApp.Create().Run(args); }
+        // Spectre keeps its own console (created once, on the first Console.Out it saw): point it at this run's writer too.
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(writer) });
+        AnsiConsole.Console = console;
+        try { return CliApp.Create(console).Run(args); }
         finally
         {
             Console.SetOut(previous);
+            AnsiConsole.Console = previousAnsi;
             stdout = writer.ToString();
             TestContext.Out.WriteLine($"efficientcnn {string.Join(" ", args)}\n{stdout}");
         }
