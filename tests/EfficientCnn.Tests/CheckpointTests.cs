@@ -288,4 +288,32 @@ public sealed class CheckpointTests
         var ex = Assert.Throws<InvalidDataException>(() => StateDictLoader.Load(target, path))!;
         Assert.That(ex.Message, Does.Contain(path));
     }
+
+    [Test]
+    public void CliExportLoadsAPyTorchStateDictByName()
+    {
+        // A torchvision-named resnet18 state dict in PyTorch's format → efficientcnn export --weights → the ONNX file
+        // computes what the source model computes (so the weights really were loaded, not a fresh initialisation).
+        string dir = Path.Combine(Path.GetTempPath(), "ckpt-cli-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            manual_seed(3);
+            using var source = EfficientCnn.Backbones.Registry.BackboneRegistry.Create("resnet18", new EfficientCnn.Backbones.BackboneOptions { NumClasses = 3 });
+            string weights = Path.Combine(dir, "resnet18.pth"), onnx = Path.Combine(dir, "resnet18.onnx");
+            source.save_py(weights);
+            Assert.That(CliRunner.Run(out var log, "export", "--backbone", "resnet18", "--classes", "3", "--resolution", "64",
+                "--weights", weights, "--output", onnx), Is.EqualTo(0), log);
+            source.eval();
+            var x = rand(new long[] { 2, 3, 64, 64 }, generator: new Generator(5));
+            using var _ = inference_mode();
+            var expected = source.call(x);
+            var actual = EfficientCnn.MLNet.OnnxParity.Run(File.ReadAllBytes(onnx), x)["logits"];
+            Assert.That((expected - actual).abs().max().item<float>(), Is.LessThan(1e-4));
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
 }

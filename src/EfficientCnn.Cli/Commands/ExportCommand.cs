@@ -1,3 +1,4 @@
+using EfficientCnn.Backbones.Checkpoints;
 using System.ComponentModel;
 using System.Diagnostics;
 using System.Security.Cryptography;
@@ -34,7 +35,7 @@ public sealed class ExportCommand : Command<ExportCommand.Settings>
 
         /// <summary>TorchSharp weights file.</summary>
         [CommandOption("--weights <FILE>")]
-        [Description("TorchSharp state-dict file (module.save format) to load before exporting; default: random initialisation.")]
+        [Description("Weights to load before exporting: a PyTorch state dict (.pth/.pt from torch.save, or .safetensors; names as torchvision/timm) or a TorchSharp module.save file; default: random initialisation.")]
         public string? Weights { get; init; }
 
         /// <summary>Output path.</summary>
@@ -75,7 +76,8 @@ public sealed class ExportCommand : Command<ExportCommand.Settings>
             {
                 string full = Path.GetFullPath(weights);
                 if (!File.Exists(full)) throw new FileNotFoundException($"Weights file not found: {full}", full);
-                model.load(full);
+                if (IsPyTorchCheckpoint(full)) StateDictLoader.Load(model, full, strict: true);
+                else model.load(full);
                 using var stream = File.OpenRead(full);
                 provenance = $"{Path.GetFileName(full)} sha256:{Convert.ToHexStringLower(SHA256.HashData(stream))}";
             }
@@ -95,4 +97,18 @@ public sealed class ExportCommand : Command<ExportCommand.Settings>
                 AnsiConsole.MarkupLineInterpolated($"  output {o.Name} [[{string.Join(",", o.Dims)}]]");
             return 0;
         });
+
+    /// <summary>True for PyTorch zip checkpoints and safetensors; false for anything else (e.g. TorchSharp's own format).</summary>
+    private static bool IsPyTorchCheckpoint(string path)
+    {
+        try
+        {
+            StateDictLoader.DetectFormat(path);
+            return true;
+        }
+        catch (InvalidDataException)
+        {
+            return false;
+        }
+    }
 }
