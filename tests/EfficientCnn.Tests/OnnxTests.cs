@@ -19,30 +19,12 @@ public sealed class OnnxTests
     private static string RealResNet18Path =>
         Path.Combine(TestContext.CurrentContext.TestDirectory, "DnnImageModels", "ResNet18Onnx", "ResNet18.onnx");
 
-    /// <summary>Random BN statistics and affine parameters, so that folding and BN export are actually exercised.</summary>
-    private static void RandomizeBatchNorm(nn.Module model, int seed = 1)
-    {
-        var gen = new Generator((ulong)seed);
-        using var _ = no_grad();
-        foreach (var (_, m) in model.named_modules())
-            if (m is BatchNorm2d bn)
-            {
-                bn.running_mean!.copy_(randn(bn.num_features, generator: gen) * 0.1f);
-                bn.running_var!.copy_(rand(bn.num_features, generator: gen) * 0.5f + 0.75f);
-                bn.weight!.copy_(rand(bn.num_features, generator: gen) * 0.5f + 0.5f);
-                bn.bias!.copy_(randn(bn.num_features, generator: gen) * 0.1f);
-            }
-    }
+    private static void RandomizeBatchNorm(nn.Module model, int seed = 1) => OnnxAssert.RandomizeBatchNorm(model, new Generator((ulong)seed));
 
     private static Tensor Batch(int n, int size, int seed = 0) =>
         rand(new long[] { n, 3, size, size }, generator: new Generator((ulong)seed)) * 2 - 1;
 
-    private static void AssertClose(Tensor reference, Tensor actual, string what)
-    {
-        var (diff, maxAbs) = OnnxParity.Compare(reference, actual);
-        TestContext.Out.WriteLine($"{what}: max|Δ| = {diff:E2} (max|y| = {maxAbs:F3})");
-        Assert.That(diff, Is.LessThanOrEqualTo(OnnxParity.Tolerance(maxAbs)), what);
-    }
+    private static void AssertClose(Tensor reference, Tensor actual, string what) => OnnxAssert.Close(reference, actual, what);
 
     private static (Tensor Features, Tensor Logits) Torch(Backbone model, Tensor x)
     {

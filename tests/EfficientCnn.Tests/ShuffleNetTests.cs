@@ -265,8 +265,7 @@ public sealed class ShuffleNetTests
             var x = rand(new long[] { n, 3, h, w }, generator: new Generator((ulong)h)) * 2 - 1;
             Tensor y;
             using (inference_mode()) y = model.call(x);
-            var (diff, maxAbs) = OnnxParity.Compare(OnnxParity.Run(bytes, x)["logits"], y);
-            Assert.That(diff, Is.LessThanOrEqualTo(OnnxParity.Tolerance(maxAbs)), $"{name} at {n}x3x{h}x{w}");
+            OnnxAssert.Close(OnnxParity.Run(bytes, x)["logits"], y, $"{name} at {n}x3x{h}x{w}");
         }
     }
 }
