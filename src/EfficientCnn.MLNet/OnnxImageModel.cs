@@ -67,14 +67,9 @@ internal sealed class OnnxImageScorer : IDisposable
     private readonly int resolution;
     private readonly bool softmax;
 
-    public OnnxImageScorer(OnnxImageModel model)
+    public OnnxImageScorer(OnnxImageModel model, int? gpuDeviceId = null, bool fallbackToCpu = true, int? threads = null)
     {
-        using var options = new SessionOptions
-        {
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-            IntraOpNumThreads = Environment.ProcessorCount,
-        };
-        session = new InferenceSession(model.Onnx, options);
+        session = CreateSession(model.Onnx, gpuDeviceId, fallbackToCpu, threads);
         inputName = model.InputName ?? (session.InputMetadata.Count == 1
             ? session.InputMetadata.Keys.First()
             : throw new ArgumentException($"The ONNX model has {session.InputMetadata.Count} inputs; name the image input.", nameof(model)));
@@ -97,6 +92,38 @@ internal sealed class OnnxImageScorer : IDisposable
 
     /// <summary>Floats produced per image.</summary>
     public int OutputLength { get; }
+
+    /// <summary>Whether the session runs on ONNX Runtime's CUDA provider.</summary>
+    public bool OnGpu { get; private set; }
+
+    private InferenceSession CreateSession(byte[] onnx, int? gpuDeviceId, bool fallbackToCpu, int? threads)
+    {
+        if (gpuDeviceId is { } gpu)
+        {
+            try
+            {
+                using var cuda = SessionOptions.MakeSessionOptionWithCudaProvider(gpu);
+                cuda.GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL;
+                var gpuSession = new InferenceSession(onnx, cuda);
+                OnGpu = true;
+                return gpuSession;
+            }
+            catch (Exception e) when (fallbackToCpu && e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
+            {
+                // As ApplyOnnxModel's fallbackToCpu: no CUDA provider in this ONNX Runtime build or no GPU; run on the CPU.
+            }
+            catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
+            {
+                throw new InvalidOperationException($"GPU {gpu} cannot be used by ONNX Runtime ({e.Message}). Reference Microsoft.ML.OnnxRuntime.Gpu and a CUDA driver, or set FallbackToCpu.", e);
+            }
+        }
+        using var options = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            IntraOpNumThreads = threads ?? Environment.ProcessorCount,
+        };
+        return new InferenceSession(onnx, options);
+    }
 
     /// <summary>Scores <paramref name="count"/> preprocessed images from <paramref name="input"/> into <paramref name="output"/>.</summary>
     public void Score(float[] input, int count, float[] output)

@@ -1,4 +1,5 @@
 using EfficientCnn.Backbones.Imaging;
+using EfficientCnn.Backbones.Training;
 using EfficientCnn.MLNet.Persistence;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -7,10 +8,12 @@ using Microsoft.ML.Runtime;
 namespace EfficientCnn.MLNet;
 
 /// <summary>
-/// Scores images with an ONNX network: reads an image column (file paths as text, or encoded bytes as a byte vector),
-/// preprocesses with <see cref="ImagePreprocessor"/> (decoding in parallel) and runs ONNX Runtime in batches of
-/// <see cref="BatchSize"/>. Adds a float vector column (features, or class probabilities) and, for classifiers, a
-/// predicted-label text column. <c>mlContext.Model.Save</c> stores it in the model zip with the ONNX network as the
+/// Scores images with an ONNX network: reads an image column (file paths as text, encoded bytes as a byte vector, or
+/// <c>MLImage</c>), preprocesses with <see cref="ImagePreprocessor"/> (decoding in parallel) and runs ONNX Runtime in
+/// batches of <see cref="BatchSize"/>, streaming (memory holds one batch whatever the number of rows). Adds a float
+/// vector column (features, or class probabilities) and, for classifiers, a predicted-label column (text or key).
+/// Thread safety: one transformer may score from many threads at once (ONNX Runtime sessions are thread-safe and the
+/// preprocessing is immutable); each thread needs its own cursor or prediction engine, as everywhere in ML.NET. <c>mlContext.Model.Save</c> stores it in the model zip with the ONNX network as the
 /// entry <c>Model.onnx</c>, and <c>mlContext.Model.Load</c> restores it in any process where EfficientCnn.MLNet is
 /// loaded (see <see cref="ModelLoaderAssembly"/>).
 /// </summary>
@@ -18,50 +21,54 @@ public sealed class OnnxImageTransformer : ITransformer, ICanSaveModel, IDisposa
 {
     internal const string LoaderSignature = "EfficientCnnOnnxImage";
     private const string ModelSignature = "ECNNONNX";
-    private const uint FormatVersion = 0x00010001;
+    private const uint FormatVersion = 0x00010002;
     private const string OnnxEntryName = "Model.onnx";
 
     private readonly Lazy<OnnxImageScorer> scorer;
     private readonly ImagePreprocessor preprocessor;
 
     /// <summary>Creates the transformer; the ONNX session is created on first use.</summary>
-    public OnnxImageTransformer(OnnxImageModel model, string outputColumnName = "Score", string inputColumnName = "ImagePath",
-        string? predictedLabelColumnName = "PredictedLabel", string? imageFolder = null, int batchSize = 32)
+    public OnnxImageTransformer(OnnxImageModel model, ImageScoringOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
-        ArgumentException.ThrowIfNullOrEmpty(outputColumnName);
-        ArgumentException.ThrowIfNullOrEmpty(inputColumnName);
-        if (batchSize < 1) throw new ArgumentException($"Batch size must be at least 1, got {batchSize}.", nameof(batchSize));
         Model = model;
-        OutputColumnName = outputColumnName;
-        InputColumnName = inputColumnName;
-        PredictedLabelColumnName = model.Labels is null || string.IsNullOrEmpty(predictedLabelColumnName) ? null : predictedLabelColumnName;
-        ImageFolder = string.IsNullOrEmpty(imageFolder) ? null : imageFolder;
-        BatchSize = batchSize;
+        Options = (options ?? new ImageScoringOptions()).Validate();
+        if (model.Labels is null || string.IsNullOrEmpty(Options.PredictedLabelColumnName))
+            Options = Options with { PredictedLabelColumnName = null };
         preprocessor = new ImagePreprocessor(model.Preprocessing);
-        scorer = new Lazy<OnnxImageScorer>(() => new OnnxImageScorer(model), LazyThreadSafetyMode.ExecutionAndPublication);
+        scorer = new Lazy<OnnxImageScorer>(() => new OnnxImageScorer(model, Options.GpuDeviceId, Options.FallbackToCpu, Options.IntraOpThreads),
+            LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     /// <summary>The network and its preprocessing.</summary>
     public OnnxImageModel Model { get; }
 
-    /// <summary>Column the image paths or bytes are read from.</summary>
-    public string InputColumnName { get; }
+    /// <summary>Columns, batching, bad-image policy and device.</summary>
+    public ImageScoringOptions Options { get; }
+
+    /// <summary>Column the images are read from.</summary>
+    public string InputColumnName => Options.InputColumnName;
 
     /// <summary>Float vector column written (features or probabilities).</summary>
-    public string OutputColumnName { get; }
+    public string OutputColumnName => Options.OutputColumnName;
 
-    /// <summary>Text column with the most probable label, or null (no labels).</summary>
-    public string? PredictedLabelColumnName { get; }
+    /// <summary>Predicted label column, or null (no labels).</summary>
+    public string? PredictedLabelColumnName => Options.PredictedLabelColumnName;
 
     /// <summary>Folder relative image paths are resolved against, or null.</summary>
-    public string? ImageFolder { get; }
+    public string? ImageFolder => Options.ImageFolder;
 
     /// <summary>Images run through the network at once.</summary>
-    public int BatchSize { get; }
+    public int BatchSize => Options.BatchSize;
 
     /// <summary>Length of the output vector (opens the ONNX session).</summary>
     public int OutputLength => scorer.Value.OutputLength;
+
+    /// <summary>Whether ONNX Runtime runs this model on a GPU (opens the session).</summary>
+    public bool RunsOnGpu => scorer.Value.OnGpu;
+
+    /// <summary>Rows left out under <see cref="BadImagePolicy.Skip"/>, over every transform so far.</summary>
+    public BadImageReport BadImages { get; } = new();
 
     bool ITransformer.IsRowToRowMapper => true;
 
@@ -72,10 +79,34 @@ public sealed class OnnxImageTransformer : ITransformer, ICanSaveModel, IDisposa
         CheckImageColumn(inputSchema);
         var builder = new DataViewSchema.Builder();
         builder.AddColumns(inputSchema);
-        builder.AddColumn(OutputColumnName, new VectorDataViewType(NumberDataViewType.Single, OutputLength));
-        if (PredictedLabelColumnName is not null) builder.AddColumn(PredictedLabelColumnName, TextDataViewType.Instance);
+        var labelNames = Model.Labels is null ? null : LabelNames();
+        DataViewSchema.Annotations? slotNames = null;
+        if (labelNames is not null && labelNames.Length == OutputLength)
+        {
+            var annotations = new DataViewSchema.Annotations.Builder();
+            annotations.Add("SlotNames", new VectorDataViewType(TextDataViewType.Instance, labelNames.Length), NamesGetter(labelNames));
+            slotNames = annotations.ToAnnotations();
+        }
+        builder.AddColumn(OutputColumnName, new VectorDataViewType(NumberDataViewType.Single, OutputLength), slotNames);
+        if (PredictedLabelColumnName is not null)
+        {
+            if (Options.PredictedLabelKind == PredictedLabelKind.Text)
+                builder.AddColumn(PredictedLabelColumnName, TextDataViewType.Instance);
+            else
+            {
+                var annotations = new DataViewSchema.Annotations.Builder();
+                annotations.Add("KeyValues", new VectorDataViewType(TextDataViewType.Instance, labelNames!.Length), NamesGetter(labelNames));
+                builder.AddColumn(PredictedLabelColumnName, new KeyDataViewType(typeof(uint), labelNames.Length), annotations.ToAnnotations());
+            }
+        }
         return builder.ToSchema();
     }
+
+    // ML.NET's AddSlotNames/AddKeyValues helpers are internal; these are the annotation kinds they write.
+    private static ValueGetter<VBuffer<ReadOnlyMemory<char>>> NamesGetter(ReadOnlyMemory<char>[] names) =>
+        (ref VBuffer<ReadOnlyMemory<char>> v) => v = new VBuffer<ReadOnlyMemory<char>>(names.Length, names);
+
+    private ReadOnlyMemory<char>[] LabelNames() => Model.Labels!.Select(l => l.AsMemory()).ToArray();
 
     /// <inheritdoc />
     public IDataView Transform(IDataView input)
@@ -88,19 +119,21 @@ public sealed class OnnxImageTransformer : ITransformer, ICanSaveModel, IDisposa
     public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new RowMapper(this, inputSchema);
 
     /// <summary>Scores images directly (preprocessing in parallel, the network in batches); one output row per image.</summary>
+    /// <exception cref="InvalidDataException">An image cannot be read; the message names it and its index.</exception>
     public float[][] Score(IReadOnlyList<ImageInput> images)
     {
         ArgumentNullException.ThrowIfNull(images);
         int len = OutputLength;
-        var flat = new float[images.Count * len];
+        var result = new float[images.Count][];
         for (int start = 0; start < images.Count; start += BatchSize)
         {
             int n = Math.Min(BatchSize, images.Count - start);
             var chunk = new float[n * len];
-            ScoreBatch(images.Skip(start).Take(n).ToArray(), chunk);
-            chunk.CopyTo(flat, start * len);
+            var rows = Enumerable.Range(start, n).Select(i => (long)i).ToArray();
+            ScoreBatch(images.Skip(start).Take(n).ToArray(), rows, chunk, BadImagePolicy.Throw);
+            for (int i = 0; i < n; i++) result[start + i] = chunk.AsSpan(i * len, len).ToArray();
         }
-        return Enumerable.Range(0, images.Count).Select(i => flat.AsSpan(i * len, len).ToArray()).ToArray();
+        return result;
     }
 
     /// <summary>Releases the ONNX Runtime session.</summary>
@@ -109,54 +142,57 @@ public sealed class OnnxImageTransformer : ITransformer, ICanSaveModel, IDisposa
         if (scorer.IsValueCreated) scorer.Value.Dispose();
     }
 
-    internal void ScoreBatch(IReadOnlyList<ImageInput> images, float[] output)
+    /// <summary>
+    /// Preprocesses the batch in parallel and scores it. Returns per image whether it could be read; unreadable images
+    /// throw (naming the image and its row) or, under <see cref="BadImagePolicy.Skip"/>, are recorded and marked false.
+    /// </summary>
+    internal bool[] ScoreBatch(IReadOnlyList<ImageInput> images, IReadOnlyList<long> rows, float[] output, BadImagePolicy policy)
     {
-        var pixels = new float[images.Count * preprocessor.TensorLength];
-        preprocessor.PreprocessBatch(images, pixels);
+        int len = preprocessor.TensorLength;
+        var pixels = new float[images.Count * len];
+        var ok = new bool[images.Count];
+        var errors = new Exception?[images.Count];
+        Parallel.For(0, images.Count, i =>
+        {
+            try
+            {
+                preprocessor.Preprocess(images[i], pixels.AsSpan(i * len, len));
+                ok[i] = true;
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException)
+            {
+                errors[i] = e;
+            }
+        });
+        for (int i = 0; i < images.Count; i++)
+        {
+            if (errors[i] is not { } error) continue;
+            if (policy == BadImagePolicy.Throw)
+                throw new InvalidDataException($"Column '{InputColumnName}', row {rows[i]}: image '{images[i].Name}' cannot be used: {error.Message}", error);
+            BadImages.Add(new BadImage((int)rows[i], images[i].Name, error.Message));
+        }
         scorer.Value.Score(pixels, images.Count, output);
+        return ok;
+    }
+
+    internal int ArgMax(ReadOnlySpan<float> scores)
+    {
+        int best = 0;
+        for (int i = 1; i < scores.Length; i++) if (scores[i] > scores[best]) best = i;
+        return best;
     }
 
     internal string? Label(ReadOnlySpan<float> scores)
     {
         if (Model.Labels is null) return null;
-        int best = 0;
-        for (int i = 1; i < scores.Length; i++) if (scores[i] > scores[best]) best = i;
+        int best = ArgMax(scores);
         return best < Model.Labels.Count ? Model.Labels[best] : best.ToString(System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    internal int CheckImageColumn(DataViewSchema schema)
-    {
-        var column = schema.GetColumnOrNull(InputColumnName)
-                     ?? throw new ArgumentOutOfRangeException(nameof(schema), $"Input column '{InputColumnName}' not found.");
-        bool ok = column.Type is TextDataViewType || column.Type is VectorDataViewType { ItemType: NumberDataViewType n } && n.RawType == typeof(byte);
-        if (!ok) throw new ArgumentOutOfRangeException(nameof(schema), $"Input column '{InputColumnName}' is {column.Type}; expected text (image paths) or a byte vector (encoded images).");
-        return column.Index;
-    }
+    internal int CheckImageColumn(DataViewSchema schema) => ImageColumn.Check(schema, InputColumnName);
 
     /// <summary>A function that reads the current row's image as an <see cref="ImageInput"/>.</summary>
-    internal Func<ImageInput> ImageReader(DataViewRow row, DataViewSchema.Column column)
-    {
-        if (column.Type is TextDataViewType)
-        {
-            var getter = row.GetGetter<ReadOnlyMemory<char>>(column);
-            ReadOnlyMemory<char> text = default;
-            return () =>
-            {
-                getter(ref text);
-                string path = text.ToString();
-                return ImageInput.FromFile(ImageFolder is null ? path : Path.Combine(ImageFolder, path));
-            };
-        }
-        var bytesGetter = row.GetGetter<VBuffer<byte>>(column);
-        VBuffer<byte> bytes = default;
-        return () =>
-        {
-            bytesGetter(ref bytes);
-            var dense = new byte[bytes.Length];
-            bytes.CopyTo(dense);
-            return ImageInput.FromBytes(dense, $"{InputColumnName} at row {row.Position}");
-        };
-    }
+    internal Func<ImageInput> ImageReader(DataViewRow row, DataViewSchema.Column column) => ImageColumn.Reader(row, column, ImageFolder);
 
     void ICanSaveModel.Save(ModelSaveContext ctx)
     {
@@ -169,6 +205,10 @@ public sealed class OnnxImageTransformer : ITransformer, ICanSaveModel, IDisposa
         w.Write(PredictedLabelColumnName ?? "");
         w.Write(ImageFolder ?? "");
         w.Write(BatchSize);
+        w.Write((int)Options.PredictedLabelKind);
+        w.Write((int)Options.OnBadImage);
+        w.Write(Options.GpuDeviceId ?? -1);
+        w.Write(Options.FallbackToCpu);
         w.Write(Model.Preprocessing.ToJson());
         w.Write(Model.InputName ?? "");
         w.Write(Model.OutputName ?? "");
@@ -194,6 +234,10 @@ public sealed class OnnxImageTransformer : ITransformer, ICanSaveModel, IDisposa
         var r = MlNetInternals.Reader(ctx);
         string input = r.ReadString(), output = r.ReadString(), predicted = r.ReadString(), folder = r.ReadString();
         int batch = r.ReadInt32();
+        var kind = (PredictedLabelKind)r.ReadInt32();
+        var policy = (BadImagePolicy)r.ReadInt32();
+        int gpu = r.ReadInt32();
+        bool fallback = r.ReadBoolean();
         var spec = PreprocessingSpec.FromJson(r.ReadString());
         string inputName = r.ReadString(), outputName = r.ReadString();
         bool softmax = r.ReadBoolean();
@@ -214,7 +258,12 @@ public sealed class OnnxImageTransformer : ITransformer, ICanSaveModel, IDisposa
             onnx = r.ReadBytes(r.ReadInt32());
 
         var model = new OnnxImageModel(onnx!, spec, labels, inputName.Length == 0 ? null : inputName, outputName.Length == 0 ? null : outputName, softmax);
-        return new OnnxImageTransformer(model, output, input, predicted.Length == 0 ? null : predicted, folder.Length == 0 ? null : folder, batch);
+        return new OnnxImageTransformer(model, new ImageScoringOptions
+        {
+            InputColumnName = input, OutputColumnName = output, PredictedLabelColumnName = predicted.Length == 0 ? null : predicted,
+            ImageFolder = folder.Length == 0 ? null : folder, BatchSize = batch, PredictedLabelKind = kind, OnBadImage = policy,
+            GpuDeviceId = gpu < 0 ? null : gpu, FallbackToCpu = fallback,
+        });
     }
 
     private static object VersionInfo() =>

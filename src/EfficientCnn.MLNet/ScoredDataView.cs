@@ -29,7 +29,8 @@ internal sealed class ScoredDataView : IDataView
     // Both inner cursors must see the same row order, so this view never shuffles.
     public bool CanShuffle => false;
 
-    public long? GetRowCount() => input.GetRowCount();
+    // Skipped bad images make the count unknown until the data has been read.
+    public long? GetRowCount() => owner.Options.OnBadImage == Backbones.Training.BadImagePolicy.Skip ? null : input.GetRowCount();
 
     public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null) =>
         new Cursor(this, columnsNeeded);
@@ -48,8 +49,10 @@ internal sealed class ScoredDataView : IDataView
         private readonly Func<ImageInput>? readImage;
         private readonly float[] buffer = [];
         private readonly int outputLength;
+        private bool[] readable = [];
         private int bufferCount;
         private int bufferIndex = -1;
+        private long position = -1;
 
         public Cursor(ScoredDataView view, IEnumerable<DataViewSchema.Column> columnsNeeded)
         {
@@ -60,7 +63,8 @@ internal sealed class ScoredDataView : IDataView
             scoreActive = needed.Any(c => c.Index == inputCount);
             labelActive = needed.Any(c => c.Index == inputCount + 1);
             passthrough = view.input.GetRowCursor(needed.Where(c => c.Index < inputCount).Select(c => inputSchema[c.Index]));
-            if (scoreActive || labelActive)
+            // Under the skip policy rows must be scored to know whether they stay, even if no output column is needed.
+            if (scoreActive || labelActive || view.owner.Options.OnBadImage == Backbones.Training.BadImagePolicy.Skip)
             {
                 var imageColumn = inputSchema[view.imageIndex];
                 images = view.input.GetRowCursor([imageColumn]);
@@ -72,7 +76,7 @@ internal sealed class ScoredDataView : IDataView
 
         public override DataViewSchema Schema => view.Schema;
 
-        public override long Position => passthrough.Position;
+        public override long Position => position;
 
         public override long Batch => passthrough.Batch;
 
@@ -80,18 +84,30 @@ internal sealed class ScoredDataView : IDataView
 
         public override bool MoveNext()
         {
-            if (!passthrough.MoveNext()) return false;
-            if (images is not null && ++bufferIndex >= bufferCount) FillBuffer();
-            return true;
+            while (passthrough.MoveNext())
+            {
+                if (images is not null && ++bufferIndex >= bufferCount) FillBuffer();
+                if (images is null || readable[bufferIndex])
+                {
+                    position++;
+                    return true;
+                }
+            }
+            return false;
         }
 
         private void FillBuffer()
         {
             var batch = new List<ImageInput>(view.owner.BatchSize);
-            while (batch.Count < view.owner.BatchSize && images!.MoveNext()) batch.Add(readImage!());
+            var rows = new List<long>(view.owner.BatchSize);
+            while (batch.Count < view.owner.BatchSize && images!.MoveNext())
+            {
+                rows.Add(images.Position);
+                batch.Add(readImage!());
+            }
             if (batch.Count == 0)
                 throw new InvalidOperationException("The input data view returned fewer rows on its second cursor; it must be deterministic.");
-            view.owner.ScoreBatch(batch, buffer);
+            readable = view.owner.ScoreBatch(batch, rows, buffer, view.owner.Options.OnBadImage);
             bufferCount = batch.Count;
             bufferIndex = 0;
         }
@@ -106,8 +122,7 @@ internal sealed class ScoredDataView : IDataView
             if (!IsColumnActive(column)) throw new InvalidOperationException($"Column '{column.Name}' is not active in this cursor.");
             return column.Index == inputCount
                 ? Cast<TValue, VBuffer<float>>(column, (ref VBuffer<float> value) => Copy(buffer.AsSpan(bufferIndex * outputLength, outputLength), ref value))
-                : Cast<TValue, ReadOnlyMemory<char>>(column, (ref ReadOnlyMemory<char> value) =>
-                    value = (view.owner.Label(buffer.AsSpan(bufferIndex * outputLength, outputLength)) ?? "").AsMemory());
+                : LabelGetter<TValue>(view.owner, column, () => buffer.AsSpan(bufferIndex * outputLength, outputLength).ToArray());
         }
 
         protected override void Dispose(bool disposing)
@@ -127,6 +142,12 @@ internal sealed class ScoredDataView : IDataView
         source.CopyTo(editor.Values);
         value = editor.Commit();
     }
+
+    /// <summary>The predicted label getter: the class name (text) or its 1-based key.</summary>
+    internal static ValueGetter<TValue> LabelGetter<TValue>(OnnxImageTransformer owner, DataViewSchema.Column column, Func<float[]> scores) =>
+        owner.Options.PredictedLabelKind == PredictedLabelKind.Key
+            ? Cast<TValue, uint>(column, (ref uint value) => value = (uint)owner.ArgMax(scores()) + 1)
+            : Cast<TValue, ReadOnlyMemory<char>>(column, (ref ReadOnlyMemory<char> value) => value = (owner.Label(scores()) ?? "").AsMemory());
 
     internal static ValueGetter<TValue> Cast<TValue, TActual>(DataViewSchema.Column column, ValueGetter<TActual> getter) =>
         getter as ValueGetter<TValue>
@@ -201,7 +222,7 @@ internal sealed class RowMapper : IRowToRowMapper
             if (readImage is null) throw new InvalidOperationException($"Column '{column.Name}' is not active in this row.");
             return column.Index == n
                 ? ScoredDataView.Cast<TValue, VBuffer<float>>(column, (ref VBuffer<float> value) => ScoredDataView.Copy(Scores(), ref value))
-                : ScoredDataView.Cast<TValue, ReadOnlyMemory<char>>(column, (ref ReadOnlyMemory<char> value) => value = (mapper.owner.Label(Scores()) ?? "").AsMemory());
+                : ScoredDataView.LabelGetter<TValue>(mapper.owner, column, Scores);
         }
 
         // The score and label getters share one network run per row position.
@@ -209,7 +230,7 @@ internal sealed class RowMapper : IRowToRowMapper
         {
             if (scoredPosition != input.Position)
             {
-                mapper.owner.ScoreBatch([readImage!()], scores);
+                mapper.owner.ScoreBatch([readImage!()], [input.Position], scores, Backbones.Training.BadImagePolicy.Throw);
                 scoredPosition = input.Position;
             }
             return scores;

@@ -30,7 +30,8 @@ public sealed class BadImageReport
     /// <summary>Number of distinct images skipped.</summary>
     public int Count => entries.Count;
 
-    internal void Add(BadImage bad) => entries.TryAdd(bad.Image + "#" + bad.Row, bad);
+    /// <summary>Records a skipped image (once per row and name).</summary>
+    public void Add(BadImage bad) => entries.TryAdd(bad.Image + "#" + bad.Row, bad);
 }
 
 /// <summary>A preprocessed batch: <see cref="Count"/> images as [Count, 3, R, R] floats with their labels.</summary>

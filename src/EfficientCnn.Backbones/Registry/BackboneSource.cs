@@ -1,0 +1,168 @@
+using EfficientCnn.Backbones.Imaging;
+using EfficientCnn.Backbones.Onnx;
+using TorchSharp;
+
+namespace EfficientCnn.Backbones.Registry;
+
+/// <summary>Where a backbone comes from.</summary>
+public enum BackboneSourceKind
+{
+    /// <summary>A pretrained ONNX backbone shipped in <c>models/</c> (found by name).</summary>
+    Bundled,
+
+    /// <summary>A zoo variant with random initial weights (train from scratch).</summary>
+    Zoo,
+
+    /// <summary>Any ONNX image model given by path (ours or anyone's), imported for fine-tuning.</summary>
+    OnnxFile,
+}
+
+/// <summary>
+/// Resolves the backbone option of the featurizer, the trainer and the CLI: a bundled model name, a zoo variant name,
+/// or a path to an ONNX file. Nothing is downloaded: bundled models are files next to the application
+/// (<c>models/*.onnx</c>), in <c>$EFFICIENTCNN_MODELS</c>, or in the repository's <c>models/</c> folder.
+/// </summary>
+public sealed class BackboneSource
+{
+    /// <summary>Environment variable naming an extra folder of bundled models.</summary>
+    public const string ModelsEnvironmentVariable = "EFFICIENTCNN_MODELS";
+
+    /// <summary>The zoo variant used when no bundled model exists.</summary>
+    public const string FallbackVariant = "mobilenet_v2_1.0";
+
+    private BackboneSource(BackboneSourceKind kind, string name, string? path)
+    {
+        Kind = kind;
+        Name = name;
+        Path = path;
+    }
+
+    /// <summary>Where it comes from.</summary>
+    public BackboneSourceKind Kind { get; }
+
+    /// <summary>The bundled model or zoo variant name, or the file name.</summary>
+    public string Name { get; }
+
+    /// <summary>The ONNX file (bundled or given), or null for a zoo variant.</summary>
+    public string? Path { get; }
+
+    /// <summary>Folders searched for bundled models, in order.</summary>
+    public static IReadOnlyList<string> ModelDirectories
+    {
+        get
+        {
+            var dirs = new List<string>();
+            if (Environment.GetEnvironmentVariable(ModelsEnvironmentVariable) is { Length: > 0 } env) dirs.Add(env);
+            dirs.Add(System.IO.Path.Combine(AppContext.BaseDirectory, "models"));
+            // Running from a source checkout (bin/ under the repository): the repository's models/ folder.
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+                if (File.Exists(System.IO.Path.Combine(dir.FullName, "EfficientCnn.MLNet.sln")))
+                {
+                    dirs.Add(System.IO.Path.Combine(dir.FullName, "models"));
+                    break;
+                }
+            return dirs.Where(Directory.Exists).Distinct().ToArray();
+        }
+    }
+
+    /// <summary>Names of the bundled models found (file names without .onnx), sorted.</summary>
+    public static IReadOnlyList<string> BundledNames =>
+        ModelDirectories.SelectMany(d => Directory.GetFiles(d, "*.onnx")).Select(System.IO.Path.GetFileNameWithoutExtension).Distinct()
+            .Order(StringComparer.Ordinal).ToArray()!;
+
+    /// <summary>The name of the default backbone, chosen by the transfer study (docs/transfer.md).</summary>
+    public const string DefaultBundledName = "ecnn_mobilenet_v2_0.5_kd";
+
+    /// <summary>The default backbone: the default bundled model when present, else <see cref="FallbackVariant"/> (random init).</summary>
+    public static string DefaultName => BundledNames.Contains(DefaultBundledName) ? DefaultBundledName : FallbackVariant;
+
+    /// <summary>Resolves <paramref name="nameOrPath"/> (null or "default": <see cref="DefaultName"/>).</summary>
+    /// <exception cref="ArgumentException">Nothing by that name (the message lists the bundled models and points to the zoo).</exception>
+    /// <exception cref="FileNotFoundException">An .onnx path that does not exist.</exception>
+    public static BackboneSource Resolve(string? nameOrPath)
+    {
+        string value = string.IsNullOrWhiteSpace(nameOrPath) || nameOrPath == "default" ? DefaultName : nameOrPath.Trim();
+        if (value.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) || value.Contains(System.IO.Path.DirectorySeparatorChar))
+        {
+            if (!File.Exists(value)) throw new FileNotFoundException($"Backbone ONNX file '{value}' does not exist.", value);
+            return new BackboneSource(BackboneSourceKind.OnnxFile, System.IO.Path.GetFileName(value), System.IO.Path.GetFullPath(value));
+        }
+        foreach (var dir in ModelDirectories)
+        {
+            string file = System.IO.Path.Combine(dir, value + ".onnx");
+            if (File.Exists(file)) return new BackboneSource(BackboneSourceKind.Bundled, value, file);
+        }
+        if (BackboneRegistry.Contains(value)) return new BackboneSource(BackboneSourceKind.Zoo, BackboneRegistry.Get(value).Name, null);
+        throw new ArgumentException(
+            $"Backbone '{value}' is not a bundled model ({(BundledNames.Count == 0 ? "none found" : string.Join(", ", BundledNames))}), " +
+            "not a zoo variant (list them with `efficientcnn zoo`) and not an .onnx file.", "Backbone");
+    }
+
+    /// <summary>
+    /// The preprocessing the backbone expects: from the ONNX metadata when it has it, else torchvision's ImageNet
+    /// transform at the variant's default resolution (224 for foreign ONNX files without metadata).
+    /// </summary>
+    public PreprocessingSpec DefaultPreprocessing()
+    {
+        if (Path is null) return PreprocessingSpec.ImageNet(BackboneRegistry.Get(Name).DefaultResolution);
+        var info = OnnxModelInfo.Read(Path);
+        return PreprocessingSpec.FromMetadata(info.Metadata) ?? PreprocessingSpec.ImageNet(FixedInputSize(info) ?? 224);
+    }
+
+    /// <summary>
+    /// The feature extractor as a trainable TorchSharp module: the zoo variant without its head (random weights, drawn
+    /// from torch's generator seeded with <paramref name="seed"/>), or the ONNX graph imported up to its pooled features.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The ONNX file is not a usable image model (the file is named).</exception>
+    public Backbone CreateFeatureExtractor(int seed = 0)
+    {
+        if (Path is null)
+        {
+            torch.random.manual_seed(seed);
+            return BackboneRegistry.Create(Name, new BackboneOptions { NumClasses = 0 });
+        }
+        CheckImageModel(OnnxModelInfo.Read(Path));
+        return OnnxImportedModule.Load(Path);
+    }
+
+    /// <summary>
+    /// An ONNX network that outputs pooled features for the featurizer, and the name of that output: the file as is
+    /// (output "features" when it has one, else <paramref name="outputName"/> or its first output), or the zoo variant
+    /// exported without head.
+    /// </summary>
+    public (byte[] Onnx, string OutputName) FeaturizerOnnx(string? outputName = null, int seed = 0)
+    {
+        if (Path is null)
+        {
+            var model = CreateFeatureExtractor(seed);
+            model.eval();
+            var bytes = OnnxExporter.ExportBytes(model, new OnnxExportOptions
+            {
+                VariantName = Name, IncludeHead = false, Preprocessing = DefaultPreprocessing(), WeightsProvenance = "random initialisation (zoo)",
+            });
+            return (bytes, OnnxExporter.FeaturesName);
+        }
+        var info = OnnxModelInfo.Read(Path);
+        CheckImageModel(info);
+        var outputs = info.Outputs.Select(o => o.Name).ToArray();
+        string chosen = outputName ?? (outputs.Contains(OnnxExporter.FeaturesName) ? OnnxExporter.FeaturesName : outputs[0]);
+        if (!outputs.Contains(chosen))
+            throw new ArgumentException($"ONNX file '{Path}' has no output '{chosen}'; its outputs are {string.Join(", ", outputs)}.", nameof(outputName));
+        return (File.ReadAllBytes(Path), chosen);
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => Kind == BackboneSourceKind.Zoo ? $"{Name} (zoo, random init)" : $"{Name} ({Kind}: {Path})";
+
+    private void CheckImageModel(OnnxModelInfo info)
+    {
+        var input = info.Inputs.Count == 1 ? info.Inputs[0] : null;
+        if (input is null || input.Dims.Count != 4 || (input.Dims[1] != "3" && !input.Dims[1].Any(char.IsLetter)) || input.ElementType != "float")
+            throw new InvalidDataException(
+                $"ONNX file '{Path}' is not an image model: expected one float input [N, 3, H, W], got " +
+                string.Join("; ", info.Inputs.Select(i => $"{i.Name} {i.ElementType} [{string.Join(", ", i.Dims)}]")) + ".");
+    }
+
+    private static int? FixedInputSize(OnnxModelInfo info) =>
+        info.Inputs.Count == 1 && info.Inputs[0].Dims.Count == 4 && int.TryParse(info.Inputs[0].Dims[2], out int h) ? h : null;
+}

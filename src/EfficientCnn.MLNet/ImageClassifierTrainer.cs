@@ -1,0 +1,269 @@
+using EfficientCnn.Backbones;
+using EfficientCnn.Backbones.Imaging;
+using EfficientCnn.Backbones.Onnx;
+using EfficientCnn.Backbones.Registry;
+using EfficientCnn.Backbones.Training;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using TorchSharp;
+
+namespace EfficientCnn.MLNet;
+
+/// <summary>
+/// Fine-tunes an efficient CNN end to end on labelled images (TorchSharp) and returns an <see cref="OnnxImageTransformer"/>
+/// holding the trained network as ONNX: columns <c>Score</c> (class probabilities, slot names = classes) and
+/// <c>PredictedLabel</c> (a key with the label's key values), so <c>MulticlassClassification.Evaluate</c>,
+/// <c>MapKeyToValue</c>, <c>Model.Save/Load</c> and prediction engines work as with any ML.NET trainer.
+/// A thin adapter: reading the IDataView and building the model are here; the training loop is
+/// <see cref="ClassifierTrainer"/>.
+/// </summary>
+public sealed class ImageClassifierTrainer : IEstimator<OnnxImageTransformer>
+{
+    /// <summary>Every setting of the trainer (ML.NET style: one options class per estimator).</summary>
+    public sealed class Options
+    {
+        /// <summary>Label column: a key (use <c>Conversion.MapValueToKey</c>) whose key values name the classes.</summary>
+        public string LabelColumnName { get; set; } = "Label";
+
+        /// <summary>Image column: file paths (text), encoded images (byte vector) or MLImage.</summary>
+        public string ImageColumnName { get; set; } = "ImagePath";
+
+        /// <summary>Output column of class probabilities.</summary>
+        public string ScoreColumnName { get; set; } = "Score";
+
+        /// <summary>Output column of the predicted class (key).</summary>
+        public string PredictedLabelColumnName { get; set; } = "PredictedLabel";
+
+        /// <summary>Folder relative image paths start from, or null.</summary>
+        public string? ImageFolder { get; set; }
+
+        /// <summary>Bundled model name, zoo variant (random init), or ONNX file path (imported); null: the default bundled backbone.</summary>
+        public string? Backbone { get; set; }
+
+        /// <summary>Preprocessing instead of the backbone's (its metadata's, or ImageNet's).</summary>
+        public PreprocessingSpec? Preprocessing { get; set; }
+
+        /// <summary>Input resolution overriding the preprocessing's; smaller trains faster.</summary>
+        public int? Resolution { get; set; }
+
+        /// <summary>Passes over the training data.</summary>
+        public int Epochs { get; set; } = 10;
+
+        /// <summary>Images per step.</summary>
+        public int BatchSize { get; set; } = 32;
+
+        /// <summary>Peak learning rate; null: 1e-3 for AdamW, 0.01 for SGD (x10 head-only).</summary>
+        public double? LearningRate { get; set; }
+
+        /// <summary>Epochs of linear warm-up before the cosine decay.</summary>
+        public double WarmupEpochs { get; set; } = 1;
+
+        /// <summary>AdamW or SGD with momentum.</summary>
+        public OptimizerKind Optimizer { get; set; } = OptimizerKind.AdamW;
+
+        /// <summary>SGD momentum.</summary>
+        public double Momentum { get; set; } = 0.9;
+
+        /// <summary>Weight decay.</summary>
+        public double WeightDecay { get; set; } = 1e-4;
+
+        /// <summary>Label smoothing of the training loss.</summary>
+        public double LabelSmoothing { get; set; } = 0.1;
+
+        /// <summary>Training augmentation (random resized crop, flip, colour jitter); null for none. Never used for evaluation.</summary>
+        public ImageAugmentation? Augmentation { get; set; } = new ClassifierTrainingOptions().Augmentation;
+
+        /// <summary>Head only (on cached features, fastest), the last N stages, or everything.</summary>
+        public TrainScope Scope { get; set; } = TrainScope.All;
+
+        /// <summary>Stages trained with <see cref="TrainScope.LastStages"/>.</summary>
+        public int TrainLastStages { get; set; } = 2;
+
+        /// <summary>Adaptive gradient clipping threshold, or null.</summary>
+        public double? AgcClipping { get; set; }
+
+        /// <summary>Validation data (same columns), or null to split <see cref="ValidationFraction"/> off the training data.</summary>
+        public IDataView? ValidationSet { get; set; }
+
+        /// <summary>Fraction of each class held out for validation when <see cref="ValidationSet"/> is null; 0 for none.</summary>
+        public double ValidationFraction { get; set; }
+
+        /// <summary>Stop after this many epochs without a better validation accuracy; null to run all epochs.</summary>
+        public int? EarlyStoppingPatience { get; set; }
+
+        /// <summary>Seed of everything random: same seed on a CPU gives the same model.</summary>
+        public int Seed { get; set; }
+
+        /// <summary>Training device: "auto", "cpu", "cuda" or "cuda:N".</summary>
+        public string Device { get; set; } = "auto";
+
+        /// <summary>Folder for per-epoch checkpoints (resumed when present), or null.</summary>
+        public string? CheckpointDirectory { get; set; }
+
+        /// <summary>Unreadable training images: throw (naming file and row) or skip and count (see <see cref="LastResult"/>).</summary>
+        public BadImagePolicy OnBadImage { get; set; } = BadImagePolicy.Throw;
+
+        /// <summary>Called after every epoch with train/validation loss and accuracy.</summary>
+        public Action<EpochMetrics>? OnEpoch { get; set; }
+
+        /// <summary>Called after every batch (progress bars).</summary>
+        public Action<TrainingProgress>? OnProgress { get; set; }
+
+        /// <summary>Stops training after the current batch; the best model so far is returned.</summary>
+        public CancellationToken CancellationToken { get; set; }
+
+        /// <summary>Images per ONNX Runtime run when the trained model scores.</summary>
+        public int ScoringBatchSize { get; set; } = 32;
+
+        /// <summary>GPU for scoring with ONNX Runtime's CUDA provider, or null for the CPU.</summary>
+        public int? GpuDeviceId { get; set; }
+
+        /// <summary>Score on the CPU when the CUDA provider is unavailable.</summary>
+        public bool FallbackToCpu { get; set; } = true;
+
+        internal ClassifierTrainingOptions ToTrainingOptions() => new()
+        {
+            Epochs = Epochs, BatchSize = BatchSize, LearningRate = LearningRate, WarmupEpochs = WarmupEpochs, Optimizer = Optimizer,
+            Momentum = Momentum, WeightDecay = WeightDecay, LabelSmoothing = LabelSmoothing, Augmentation = Augmentation, Scope = Scope,
+            TrainLastStages = TrainLastStages, AgcClipping = AgcClipping, EarlyStoppingPatience = EarlyStoppingPatience, Seed = Seed,
+            Device = Device, CheckpointDirectory = CheckpointDirectory, OnBadImage = OnBadImage, OnEpoch = OnEpoch, OnProgress = OnProgress,
+        };
+    }
+
+    private readonly Options options;
+
+    internal ImageClassifierTrainer(Options options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.ValidationFraction is < 0 or >= 1)
+            throw new ArgumentException($"ValidationFraction must be in [0, 1), got {options.ValidationFraction}.", nameof(options.ValidationFraction));
+        options.ToTrainingOptions().Validate();
+        new ImageScoringOptions { BatchSize = options.ScoringBatchSize, GpuDeviceId = options.GpuDeviceId }.Validate();
+        this.options = options;
+    }
+
+    /// <summary>The outcome of the last <see cref="Fit"/>: per-epoch history, best epoch, skipped images, early stop or cancel.</summary>
+    public TrainingResult? LastResult { get; private set; }
+
+    /// <inheritdoc />
+    /// <exception cref="ArgumentOutOfRangeException">The image or label column is missing or has the wrong type (named).</exception>
+    /// <exception cref="InvalidDataException">No rows, a single class, or an unreadable image (named with its row).</exception>
+    public OnnxImageTransformer Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var classes = CheckLabel(input.Schema);
+        ImageColumn.Check(input.Schema, options.ImageColumnName);
+        var train = ReadDataset(input, classes, "training data");
+        ImageDataset? validation = null;
+        if (options.ValidationSet is { } v)
+        {
+            var validationClasses = CheckLabel(v.Schema);
+            if (!validationClasses.SequenceEqual(classes))
+                throw new ArgumentException($"ValidationSet's label key values [{string.Join(", ", validationClasses)}] differ from the training data's [{string.Join(", ", classes)}]; map both with the same MapValueToKey transformer.", nameof(Options.ValidationSet));
+            validation = ReadDataset(v, classes, "validation data");
+        }
+        else if (options.ValidationFraction > 0)
+            (train, validation) = train.EnsureTrainable().StratifiedSplit(options.ValidationFraction, options.Seed);
+
+        var source = BackboneSource.Resolve(options.Backbone);
+        var spec = options.Preprocessing ?? source.DefaultPreprocessing();
+        if (options.Resolution is { } r) spec = spec with { Resolution = r };
+        var featureExtractor = source.CreateFeatureExtractor(options.Seed);
+        var result = new ClassifierTrainer(options.ToTrainingOptions()).Train(featureExtractor, spec, train, validation, options.CancellationToken);
+        LastResult = result;
+
+        var model = result.Model;
+        model.to(torch.CPU);
+        var onnx = OnnxExporter.ExportBytes(model, new OnnxExportOptions
+        {
+            VariantName = $"{source.Name} fine-tuned", Preprocessing = spec, ClassLabels = classes,
+            WeightsProvenance = $"fine-tuned by EfficientCnn.MLNet from {source} ({result.History.Count} epochs, best epoch {result.BestEpoch})",
+        });
+        return new OnnxImageTransformer(new OnnxImageModel(onnx, spec, classes, outputName: OnnxExporter.LogitsName, applySoftmax: true), ScoringOptions());
+    }
+
+    /// <inheritdoc />
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        ImageColumn.Check(inputSchema, options.ImageColumnName);
+        var label = inputSchema.Where(c => c.Name == options.LabelColumnName).ToArray();
+        if (label.Length == 0 || !label[^1].IsKey)
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), LabelMessage(label.Length == 0 ? "missing" : $"{label[^1].ItemType} ({label[^1].Kind})"));
+        return SchemaShapes.Map(inputSchema, schema =>
+        {
+            var builder = new DataViewSchema.Builder();
+            builder.AddColumns(schema);
+            builder.AddColumn(options.ScoreColumnName, new VectorDataViewType(NumberDataViewType.Single));
+            builder.AddColumn(options.PredictedLabelColumnName, new KeyDataViewType(typeof(uint), 1));
+            return builder.ToSchema();
+        });
+    }
+
+    private ImageScoringOptions ScoringOptions() => new()
+    {
+        InputColumnName = options.ImageColumnName, OutputColumnName = options.ScoreColumnName,
+        PredictedLabelColumnName = options.PredictedLabelColumnName, PredictedLabelKind = PredictedLabelKind.Key,
+        ImageFolder = options.ImageFolder, BatchSize = options.ScoringBatchSize, GpuDeviceId = options.GpuDeviceId, FallbackToCpu = options.FallbackToCpu,
+    };
+
+    /// <summary>Checks the label column and returns the class names (its key values).</summary>
+    private string[] CheckLabel(DataViewSchema schema)
+    {
+        var column = schema.GetColumnOrNull(options.LabelColumnName)
+                     ?? throw new ArgumentOutOfRangeException(nameof(schema), LabelMessage("missing"));
+        if (column.Type is not KeyDataViewType key || key.Count == 0)
+            throw new ArgumentOutOfRangeException(nameof(schema), LabelMessage(column.Type.ToString() ?? "unknown"));
+        VBuffer<ReadOnlyMemory<char>> names = default;
+        if (column.Annotations.Schema.GetColumnOrNull("KeyValues") is { } kv && kv.Type is VectorDataViewType { ItemType: TextDataViewType })
+            column.Annotations.GetValue("KeyValues", ref names);
+        else
+            throw new ArgumentOutOfRangeException(nameof(schema), LabelMessage("a key without text key values"));
+        return names.DenseValues().Select(n => n.ToString()).ToArray();
+    }
+
+    private string LabelMessage(string found) =>
+        $"Label column '{options.LabelColumnName}' is {found}; expected a key type with text key values " +
+        $"(add mlContext.Transforms.Conversion.MapValueToKey(\"{options.LabelColumnName}\") before the trainer).";
+
+    private ImageDataset ReadDataset(IDataView data, string[] classes, string what)
+    {
+        var imageColumn = data.Schema[ImageColumn.Check(data.Schema, options.ImageColumnName)];
+        var labelColumn = data.Schema[options.LabelColumnName];
+        var items = new List<LabeledImage>();
+        using var cursor = data.GetRowCursor([imageColumn, labelColumn]);
+        var readImage = ImageColumn.Reader(cursor, imageColumn, options.ImageFolder);
+        var readLabel = cursor.GetGetter<uint>(labelColumn);
+        uint key = 0;
+        while (cursor.MoveNext())
+        {
+            readLabel(ref key);
+            if (key == 0 || key > classes.Length) continue; // missing label: ML.NET trainers skip such rows too
+            items.Add(new LabeledImage(readImage(), (int)key - 1));
+        }
+        return new ImageDataset(classes, items, $"{what} (column '{options.ImageColumnName}')").EnsureTrainable();
+    }
+}
+
+/// <summary>ML.NET catalog entry point of the fine-tuning trainer.</summary>
+public static class EfficientCnnTrainerCatalogExtensions
+{
+    /// <summary>
+    /// Fine-tunes an efficient CNN (a bundled backbone, a zoo variant or an ONNX file) on labelled images with TorchSharp
+    /// and returns a transformer scoring with ONNX Runtime (<c>Score</c>, key-typed <c>PredictedLabel</c>).
+    /// </summary>
+    public static ImageClassifierTrainer FineTuneImageClassifier(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        ImageClassifierTrainer.Options options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new ImageClassifierTrainer(options);
+    }
+
+    /// <summary>Same as <see cref="FineTuneImageClassifier(MulticlassClassificationCatalog.MulticlassClassificationTrainers, ImageClassifierTrainer.Options)"/> with the common options as arguments.</summary>
+    public static ImageClassifierTrainer FineTuneImageClassifier(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        string labelColumnName = "Label", string imageColumnName = "ImagePath", string? backbone = null, int epochs = 10, int? resolution = null) =>
+        catalog.FineTuneImageClassifier(new ImageClassifierTrainer.Options
+        {
+            LabelColumnName = labelColumnName, ImageColumnName = imageColumnName, Backbone = backbone, Epochs = epochs, Resolution = resolution,
+        });
+}
