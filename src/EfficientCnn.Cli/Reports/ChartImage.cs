@@ -54,7 +54,9 @@ internal static class ChartImage
     public static Plot NewPlot(string title, string xLabel, string yLabel)
     {
         var plot = new Plot();
-        plot.Font.Set(ReportFont.Typeface.FamilyName); // ScottPlot's automatic choice can be a serif font
+        // ScottPlot's automatic choice can be a serif font; a machine without fonts keeps ScottPlot's fallback.
+        string family = ReportFont.Typeface.FamilyName;
+        if (!string.IsNullOrEmpty(family)) plot.Font.Set(family);
         plot.Title(title, size: 18);
         plot.XLabel(xLabel, size: 15);
         plot.YLabel(yLabel, size: 15);
