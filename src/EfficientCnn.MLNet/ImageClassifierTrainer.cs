@@ -194,8 +194,13 @@ public sealed class ImageClassifierTrainer : IEstimator<OnnxImageTransformer>
         {
             var builder = new DataViewSchema.Builder();
             builder.AddColumns(schema);
-            builder.AddColumn(options.ScoreColumnName, new VectorDataViewType(NumberDataViewType.Single));
-            builder.AddColumn(options.PredictedLabelColumnName, new KeyDataViewType(typeof(uint), 1));
+            // Only the annotation kinds matter in a shape (MapKeyToValue checks PredictedLabel has KeyValues): the values come at Fit.
+            var names = new DataViewSchema.Annotations.Builder();
+            names.Add("KeyValues", new VectorDataViewType(TextDataViewType.Instance, 1), (ref VBuffer<ReadOnlyMemory<char>> v) => v = default);
+            var slots = new DataViewSchema.Annotations.Builder();
+            slots.Add("SlotNames", new VectorDataViewType(TextDataViewType.Instance, 1), (ref VBuffer<ReadOnlyMemory<char>> v) => v = default);
+            builder.AddColumn(options.ScoreColumnName, new VectorDataViewType(NumberDataViewType.Single), slots.ToAnnotations());
+            builder.AddColumn(options.PredictedLabelColumnName, new KeyDataViewType(typeof(uint), 1), names.ToAnnotations());
             return builder.ToSchema();
         });
     }

@@ -115,8 +115,8 @@ public sealed class MLNetPersistenceTests
         var withMissing = ml.Data.LoadFromEnumerable([new ImagePathRow { ImagePath = "/no/such/file.png" }]);
         var column = ml.Data.CreateEnumerable<ImagePathRow>(model.Transform(withMissing), reuseRowObject: false).Single();
         Assert.That(column.ImagePath, Is.EqualTo("/no/such/file.png"));
-        var error = Assert.Throws<FileNotFoundException>(() => ReadScores(model.Transform(withMissing)));
-        Assert.That(error!.Message, Does.Contain("/no/such/file.png"));
+        var error = Assert.Throws<InvalidDataException>(() => ReadScores(model.Transform(withMissing)));
+        Assert.That(error!.Message, Does.Contain("/no/such/file.png").And.Contain("row 0"));
     }
 
     [Test]

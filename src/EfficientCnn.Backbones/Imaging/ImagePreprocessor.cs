@@ -69,8 +69,9 @@ public readonly struct ImageInput
 /// scoring reproduces the evaluation done during training bit for bit. Instances are immutable and thread-safe.
 /// </summary>
 /// <remarks>
-/// SkiaSharp's version is pinned centrally to the one the CLI's charts (ScottPlot) need, so the process loads a single
-/// native Skia. EXIF orientation is not applied (as in torchvision).
+/// SkiaSharp is the library Microsoft.ML.ImageAnalytics' MLImage uses; the version is pinned to the one ImageAnalytics
+/// resolves to (2.88.x: ImageAnalytics 5.0.1 fails with SkiaSharp 3, MissingMethodException on SKBitmap.GetPixelSpan)
+/// so the process loads a single native Skia. EXIF orientation is not applied (as in torchvision).
 /// </remarks>
 public sealed class ImagePreprocessor
 {
@@ -269,13 +270,8 @@ public sealed class ImagePreprocessor
                         canvas.Translate(size, 0);
                         canvas.Scale(-1, 1);
                     }
-                    // What SkiaSharp 2.88's FilterQuality.High did (measured): Mitchell cubic when either axis grows,
-                    // otherwise bilinear from the nearest mipmap level (SkiaSharp 3 maps High to cubic always).
-                    var sampling = size > sw || size > sh
-                        ? new SKSamplingOptions(SKCubicResampler.Mitchell)
-                        : new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Nearest);
-                    using var paint = new SKPaint { IsAntialias = false, BlendMode = SKBlendMode.Src };
-                    canvas.DrawImage(image, new SKRect(sx, sy, sx + sw, sy + sh), new SKRect(0, 0, size, size), sampling, paint);
+                    using var paint = new SKPaint { FilterQuality = SKFilterQuality.High, IsAntialias = false, BlendMode = SKBlendMode.Src };
+                    canvas.DrawImage(image, new SKRect(sx, sy, sx + sw, sy + sh), new SKRect(0, 0, size, size), paint);
                     canvas.Flush();
                 }
             }

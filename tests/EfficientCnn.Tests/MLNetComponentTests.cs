@@ -1,0 +1,266 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using EfficientCnn.Backbones.Onnx;
+using EfficientCnn.Backbones.Registry;
+using EfficientCnn.Backbones.Training;
+using EfficientCnn.MLNet;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using NUnit.Framework;
+
+namespace EfficientCnn.Tests;
+
+/// <summary>Input row: an image path and its class name.</summary>
+public sealed class LabeledImageRow
+{
+    /// <summary>Path of the image file.</summary>
+    public string ImagePath { get; set; } = "";
+
+    /// <summary>Class name.</summary>
+    public string Label { get; set; } = "";
+}
+
+/// <summary>Featurizer output row.</summary>
+public sealed class FeaturesRow
+{
+    /// <summary>Pooled backbone features.</summary>
+    public float[] Features { get; set; } = [];
+}
+
+/// <summary>The ML.NET front door: featurizer, fine-tuning trainer, evaluation, save/load, batch scoring, bad input.</summary>
+public sealed class MLNetComponentTests
+{
+    private const string SmallZoo = "mobilenet_v2_0.35";
+    private string folder = "";
+
+    [SetUp]
+    public void SetUp() => folder = TrainingFixtures.TempFolder("mlnet");
+
+    [TearDown]
+    public void TearDown() => TrainingFixtures.DeleteQuietly(folder);
+
+    private static LabeledImageRow[] Rows(string dir) =>
+        ImageDataset.FromFolder(dir).Items.Select((item, _) => new LabeledImageRow
+        {
+            ImagePath = item.Image.Path!, Label = Path.GetFileName(Path.GetDirectoryName(item.Image.Path))!,
+        }).ToArray();
+
+    [Test]
+    public void FeaturizerFeedsAnMLNetTrainerFromPathsBytesAndMLImage()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = Rows(TrainingFixtures.Clipart4).Where((_, i) => i % 5 == 0).ToArray(); // 44 real images, 4 classes
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var featurizer = ml.Transforms.FeaturizeImages(new ImageFeaturizerOptions { Backbone = SmallZoo, Resolution = 64 });
+        var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(featurizer)
+            .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Features"));
+        var model = pipeline.Fit(data);
+        // Random-init features carry little information; this checks the plumbing (accuracy on pretrained backbones: docs/benchmarks.md).
+        var metrics = ml.MulticlassClassification.Evaluate(model.Transform(data));
+        Assert.That(metrics.ConfusionMatrix.NumberOfClasses, Is.EqualTo(4));
+        Assert.That(metrics.LogLoss, Is.GreaterThan(0).And.LessThan(10));
+
+        var features = ml.Data.CreateEnumerable<FeaturesRow>(featurizer.Fit(data).Transform(data), reuseRowObject: false).ToArray();
+        Assert.That(features.All(f => f.Features.Length == 1280 && f.Features.All(float.IsFinite)), Is.True);
+        Assert.That(features.Select(f => f.Features[0]).Distinct().Count(), Is.GreaterThan(20), "different images give different features");
+
+        // Encoded bytes and ML.NET's MLImage (LoadImages) give the same features as file paths.
+        var bytes = ml.Data.LoadFromEnumerable(rows.Take(4).Select(r => new MLNetPersistenceTests.BytesRow { Image = File.ReadAllBytes(r.ImagePath) }));
+        var fromBytes = ml.Data.CreateEnumerable<FeaturesRow>(
+            ml.Transforms.FeaturizeImages(new ImageFeaturizerOptions { Backbone = SmallZoo, Resolution = 64, Scoring = new() { InputColumnName = "Image", OutputColumnName = "Features", PredictedLabelColumnName = null } })
+                .Fit(bytes).Transform(bytes), reuseRowObject: false).ToArray();
+        var loaded = ml.Transforms.LoadImages("Image", imageFolder: null, inputColumnName: "ImagePath").Fit(data).Transform(ml.Data.TakeRows(data, 4));
+        var fromMlImage = ml.Data.CreateEnumerable<FeaturesRow>(
+            ml.Transforms.FeaturizeImages("Features", "Image", SmallZoo).Fit(loaded).Transform(loaded), reuseRowObject: false).ToArray();
+        var fromPaths224 = ml.Data.CreateEnumerable<FeaturesRow>(
+            ml.Transforms.FeaturizeImages("Features", "ImagePath", SmallZoo).Fit(data).Transform(ml.Data.TakeRows(data, 4)), reuseRowObject: false).ToArray();
+        for (int i = 0; i < 4; i++)
+        {
+            Assert.That(fromBytes[i].Features, Is.EqualTo(features[i].Features).Within(1e-5f), $"bytes row {i}");
+            Assert.That(fromMlImage[i].Features, Is.EqualTo(fromPaths224[i].Features).Within(1e-3f), $"MLImage row {i}");
+        }
+    }
+
+    [Test]
+    public void FeaturizerReadsAnyOnnxFileWithItsMetadataPreprocessing()
+    {
+        var source = BackboneSource.Resolve(SmallZoo);
+        var (onnx, output) = source.FeaturizerOnnx(seed: 0);
+        string file = Path.Combine(folder, "backbone.onnx");
+        File.WriteAllBytes(file, onnx);
+        Assert.That(output, Is.EqualTo(OnnxExporter.FeaturesName));
+        Assert.That(BackboneSource.Resolve(file).Kind, Is.EqualTo(BackboneSourceKind.OnnxFile));
+        Assert.That(BackboneSource.Resolve(file).DefaultPreprocessing(), Is.EqualTo(source.DefaultPreprocessing()));
+
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(Rows(TrainingFixtures.Clipart4).Take(3));
+        var a = ml.Data.CreateEnumerable<FeaturesRow>(ml.Transforms.FeaturizeImages(backbone: file).Fit(data).Transform(data), false).ToArray();
+        var b = ml.Data.CreateEnumerable<FeaturesRow>(ml.Transforms.FeaturizeImages(backbone: SmallZoo).Fit(data).Transform(data), false).ToArray();
+        for (int i = 0; i < 3; i++) Assert.That(a[i].Features, Is.EqualTo(b[i].Features).Within(1e-6f));
+    }
+
+    [Test]
+    public void BadBackbonesGiveClearErrors()
+    {
+        var ml = new MLContext();
+        var e = Assert.Throws<ArgumentException>(() => ml.Transforms.FeaturizeImages(backbone: "no_such_net"));
+        Assert.That(e!.Message, Does.Contain("no_such_net").And.Contain("efficientcnn zoo"));
+        Assert.Throws<FileNotFoundException>(() => ml.Transforms.FeaturizeImages(backbone: Path.Combine(folder, "missing.onnx")));
+        string junk = Path.Combine(folder, "junk.onnx");
+        File.WriteAllText(junk, "this is not a model");
+        Assert.That(Assert.Throws<InvalidDataException>(() => ml.Transforms.FeaturizeImages(backbone: junk))!.Message, Does.Contain("junk.onnx"));
+        string notImage = Path.Combine(folder, "vector.onnx");
+        File.WriteAllBytes(notImage, OnnxTestModels.VectorModel());
+        var e2 = Assert.Throws<InvalidDataException>(() => ml.Transforms.FeaturizeImages(backbone: notImage));
+        Assert.That(e2!.Message, Does.Contain("vector.onnx").And.Contain("not an image model"));
+    }
+
+    [Test]
+    public void FineTunedClassifierEvaluatesSavesReloadsAndScoresInBatches()
+    {
+        TrainingFixtures.WriteStripes(folder, 20, 40);
+        var ml = new MLContext(seed: 1);
+        var rows = Rows(folder);
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
+        var epochs = new List<EpochMetrics>();
+        var trainer = ml.MulticlassClassification.Trainers.FineTuneImageClassifier(new ImageClassifierTrainer.Options
+        {
+            Backbone = SmallZoo, Resolution = 32, Epochs = 6, BatchSize = 8, LearningRate = 3e-3, ValidationFraction = 0.2, Seed = 7,
+            OnEpoch = epochs.Add, ScoringBatchSize = 7,
+        });
+        var model = trainer.Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabelText", "PredictedLabel")).Fit(keyed);
+        Assert.That(epochs, Has.Count.EqualTo(6));
+        Assert.That(epochs.All(m => m.ValidationAccuracy is not null), Is.True);
+        Assert.That(trainer.LastResult!.Classes, Is.EqualTo(new[] { "horizontal", "vertical" }));
+
+        var scored = model.Transform(keyed);
+        var metrics = ml.MulticlassClassification.Evaluate(scored);
+        TestContext.Out.WriteLine($"micro {metrics.MicroAccuracy:F3} log-loss {metrics.LogLoss:F3}; epochs: {string.Join(" ", epochs.Select(m => $"{m.ValidationAccuracy:F2}"))}");
+        Assert.That(metrics.MicroAccuracy, Is.GreaterThan(0.75), "stripes are learnable");
+        Assert.That(scored.Schema["Score"].Type, Is.EqualTo(new VectorDataViewType(NumberDataViewType.Single, 2)));
+        Assert.That(scored.Schema["PredictedLabel"].Type, Is.TypeOf<KeyDataViewType>());
+        var texts = scored.GetColumn<string>("PredictedLabelText").ToArray();
+        Assert.That(texts.Distinct().Order(), Is.EqualTo(new[] { "horizontal", "vertical" }));
+
+        // One zip, loaded again: identical scores; a prediction engine agrees with the batched transform.
+        string zip = Path.Combine(folder, "model.zip");
+        ml.Model.Save(model, keyed.Schema, zip);
+        var reloaded = ml.Model.Load(zip, out _);
+        var before = scored.GetColumn<float[]>("Score").ToArray();
+        var after = reloaded.Transform(keyed).GetColumn<float[]>("Score").ToArray();
+        Assert.That(after, Is.EqualTo(before));
+        var engine = ml.Model.CreatePredictionEngine<LabeledImageRow, ClassifiedRow>(reloaded);
+        for (int i = 0; i < 5; i++)
+        {
+            var single = engine.Predict(rows[i]);
+            Assert.That(single.Score, Is.EqualTo(before[i]).Within(1e-5f));
+            Assert.That(single.PredictedLabelText, Is.EqualTo(texts[i]));
+        }
+    }
+
+    [Test]
+    public void SameSeedOnTheCpuGivesTheSameModel()
+    {
+        TrainingFixtures.WriteStripes(folder, 6, 32);
+        var ml = new MLContext(seed: 1);
+        var data = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(Rows(folder))).Transform(ml.Data.LoadFromEnumerable(Rows(folder)));
+        float[][] Train(int seed) => ml.MulticlassClassification.Trainers.FineTuneImageClassifier(new ImageClassifierTrainer.Options
+        {
+            Backbone = SmallZoo, Resolution = 32, Epochs = 2, BatchSize = 4, Seed = seed,
+        }).Fit(data).Transform(data).GetColumn<float[]>("Score").ToArray();
+        var a = Train(3);
+        Assert.That(Train(3), Is.EqualTo(a));
+        Assert.That(Train(4), Is.Not.EqualTo(a));
+    }
+
+    [Test]
+    public void WrongColumnsAndUntrainableDataAreNamed()
+    {
+        var ml = new MLContext();
+        TrainingFixtures.WriteStripes(folder, 2, 16);
+        var rows = Rows(folder);
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var trainer = ml.MulticlassClassification.Trainers.FineTuneImageClassifier(backbone: SmallZoo, epochs: 1, resolution: 32);
+
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => trainer.Fit(data));
+        Assert.That(e!.Message, Does.Contain("'Label'").And.Contain("MapValueToKey"));
+        // An estimator chain propagates schemas (GetOutputSchema on a SchemaShape) before fitting anything.
+        e = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.CopyColumns("Copy", "ImagePath").Append(trainer).Fit(data));
+        Assert.That(e!.Message, Does.Contain("'Label'"));
+
+        var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
+        var wrongImage = ml.MulticlassClassification.Trainers.FineTuneImageClassifier(imageColumnName: "Label", backbone: SmallZoo, epochs: 1, resolution: 32);
+        e = Assert.Throws<ArgumentOutOfRangeException>(() => wrongImage.Fit(keyed));
+        Assert.That(e!.Message, Does.Contain("Image column 'Label'").And.Contain("expected text"));
+        var missing = ml.MulticlassClassification.Trainers.FineTuneImageClassifier(imageColumnName: "Picture", backbone: SmallZoo, epochs: 1, resolution: 32);
+        Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => missing.Fit(keyed))!.Message, Does.Contain("'Picture' not found"));
+
+        var oneClass = ml.Data.LoadFromEnumerable(rows.Where(r => r.Label == "vertical"));
+        var keyedOne = ml.Transforms.Conversion.MapValueToKey("Label").Fit(oneClass).Transform(oneClass);
+        Assert.That(Assert.Throws<InvalidDataException>(() => trainer.Fit(keyedOne))!.Message, Does.Contain("only one class"));
+        var empty = ml.Data.TakeRows(keyed, 0);
+        Assert.That(Assert.Throws<InvalidDataException>(() => trainer.Fit(empty))!.Message, Does.Contain("no images"));
+
+        Assert.That(Assert.Throws<ArgumentException>(() => ml.MulticlassClassification.Trainers.FineTuneImageClassifier(
+            new ImageClassifierTrainer.Options { Epochs = 0 }))!.ParamName, Is.EqualTo("Epochs"));
+    }
+
+    [Test]
+    public void BadImagesStopWithFileAndRowOrAreSkippedAndCounted()
+    {
+        TrainingFixtures.WriteStripes(folder, 3, 24);
+        string broken = Path.Combine(folder, "broken.png");
+        File.WriteAllText(broken, "not an image");
+        var ml = new MLContext();
+        var rows = Rows(folder).ToList();
+        rows.Insert(2, new LabeledImageRow { ImagePath = broken, Label = "vertical" });
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var strict = ml.Transforms.FeaturizeImages(new ImageFeaturizerOptions { Backbone = SmallZoo, Resolution = 32, Scoring = new() { OutputColumnName = "Features", BatchSize = 4 } }).Fit(data);
+        var e = Assert.Throws<InvalidDataException>(() => strict.Transform(data).GetColumn<float[]>("Features").ToArray());
+        Assert.That(e!.Message, Does.Contain("broken.png").And.Contain("row 2"));
+
+        var lenient = ml.Transforms.FeaturizeImages(new ImageFeaturizerOptions
+        {
+            Backbone = SmallZoo, Resolution = 32, Scoring = new() { OutputColumnName = "Features", BatchSize = 4, OnBadImage = BadImagePolicy.Skip },
+        }).Fit(data);
+        var kept = lenient.Transform(data).GetColumn<string>("ImagePath").ToArray();
+        Assert.That(kept, Has.Length.EqualTo(6));
+        Assert.That(kept, Does.Not.Contain(broken));
+        Assert.That(lenient.BadImages.Count, Is.EqualTo(1));
+        Assert.That(lenient.BadImages.Images[0].Row, Is.EqualTo(2));
+    }
+
+    [Test]
+    public void ManyThreadsScoringOneModelAgreeWithOneThread()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = Rows(TrainingFixtures.Clipart4).Where((_, i) => i % 11 == 0).ToArray();
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var model = ml.Transforms.FeaturizeImages(new ImageFeaturizerOptions { Backbone = SmallZoo, Resolution = 48, Scoring = new() { OutputColumnName = "Features", BatchSize = 3 } }).Fit(data);
+        var expected = model.Transform(data).GetColumn<float[]>("Features").ToArray();
+        var results = new ConcurrentBag<(int Thread, float[][] Features)>();
+        Parallel.For(0, 4, new ParallelOptions { MaxDegreeOfParallelism = 4 }, t =>
+        {
+            var engine = ml.Model.CreatePredictionEngine<LabeledImageRow, FeaturesRow>(model);
+            var single = rows.Select(r => engine.Predict(r).Features).ToArray();
+            var batched = model.Transform(data).GetColumn<float[]>("Features").ToArray();
+            results.Add((t, single));
+            results.Add((t, batched));
+        });
+        foreach (var (thread, features) in results)
+            for (int i = 0; i < rows.Length; i++)
+                Assert.That(features[i], Is.EqualTo(expected[i]).Within(1e-5f), $"thread {thread.ToString(CultureInfo.InvariantCulture)}, row {i}");
+    }
+
+    /// <summary>Prediction output with the class name mapped back from the key.</summary>
+    public sealed class ClassifiedRow
+    {
+        /// <summary>Class probabilities.</summary>
+        public float[] Score { get; set; } = [];
+
+        /// <summary>The predicted class name.</summary>
+        public string PredictedLabelText { get; set; } = "";
+    }
+}
