@@ -3,21 +3,34 @@ using SkiaSharp;
 
 namespace EfficientCnn.Backbones.Imaging;
 
-/// <summary>An encoded image to preprocess: a file path, or bytes with a name used in error messages.</summary>
+/// <summary>
+/// An image to preprocess: a file path, encoded bytes, or decoded RGBA pixels, with a name used in error messages.
+/// </summary>
 public readonly struct ImageInput
 {
-    private ImageInput(string? path, ReadOnlyMemory<byte> bytes, string name)
+    private ImageInput(string? path, ReadOnlyMemory<byte> bytes, string name, int pixelWidth = 0, int pixelHeight = 0)
     {
         Path = path;
         Bytes = bytes;
         Name = name;
+        PixelWidth = pixelWidth;
+        PixelHeight = pixelHeight;
     }
 
     /// <summary>The file to read, or null when the input is <see cref="Bytes"/>.</summary>
     public string? Path { get; }
 
-    /// <summary>The encoded image (PNG, JPEG, ...) when <see cref="Path"/> is null.</summary>
+    /// <summary>The encoded image (PNG, JPEG, ...), or RGBA pixels when <see cref="IsPixels"/>; empty when <see cref="Path"/> is set.</summary>
     public ReadOnlyMemory<byte> Bytes { get; }
+
+    /// <summary>Width of the decoded pixels in <see cref="Bytes"/>; 0 for encoded images and files.</summary>
+    public int PixelWidth { get; }
+
+    /// <summary>Height of the decoded pixels in <see cref="Bytes"/>; 0 for encoded images and files.</summary>
+    public int PixelHeight { get; }
+
+    /// <summary>Whether <see cref="Bytes"/> holds already decoded 8-bit RGBA pixels (row-major, 4 bytes per pixel).</summary>
+    public bool IsPixels => PixelWidth > 0;
 
     /// <summary>What error messages call this image: the path, or the name given with the bytes.</summary>
     public string Name { get; }
@@ -32,6 +45,18 @@ public readonly struct ImageInput
     /// <summary>An encoded image held in memory; <paramref name="name"/> identifies it in error messages.</summary>
     public static ImageInput FromBytes(ReadOnlyMemory<byte> encoded, string? name = null) =>
         new(null, encoded, string.IsNullOrEmpty(name) ? "<in-memory image>" : name);
+
+    /// <summary>
+    /// Decoded 8-bit RGBA pixels, row-major (an ML.NET <c>MLImage</c>, an IDX digit); alpha is ignored.
+    /// </summary>
+    /// <exception cref="ArgumentException">The buffer does not hold width x height x 4 bytes.</exception>
+    public static ImageInput FromPixels(ReadOnlyMemory<byte> rgba, int width, int height, string? name = null)
+    {
+        string label = string.IsNullOrEmpty(name) ? "<in-memory pixels>" : name;
+        if (width < 1 || height < 1 || (long)width * height * 4 != rgba.Length)
+            throw new ArgumentException($"Image '{label}': {rgba.Length} bytes do not hold {width}x{height} RGBA pixels.", nameof(rgba));
+        return new ImageInput(null, rgba, label, width, height);
+    }
 
     /// <inheritdoc />
     public override string ToString() => Name;
@@ -187,6 +212,12 @@ public sealed class ImagePreprocessor
 
         public static DecodedImage Decode(ImageInput input)
         {
+            if (input.IsPixels)
+            {
+                var copy = input.Bytes.ToArray();
+                for (int i = 3; i < copy.Length; i += 4) copy[i] = 255;
+                return new DecodedImage(copy, input.PixelWidth, input.PixelHeight);
+            }
             byte[]? fileBytes = null;
             if (input.Path is { } path)
             {

@@ -1,0 +1,377 @@
+using System.Diagnostics;
+using EfficientCnn.Backbones.Imaging;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace EfficientCnn.Backbones.Training;
+
+/// <summary>The outcome of <see cref="ClassifierTrainer.Train"/>.</summary>
+public sealed class TrainingResult
+{
+    internal TrainingResult(ImageClassifier model, IReadOnlyList<string> classes, IReadOnlyList<EpochMetrics> history, int bestEpoch,
+        bool stoppedEarly, bool cancelled, int resumedFromEpoch, BadImageReport badImages)
+    {
+        Model = model;
+        Classes = classes;
+        History = history;
+        BestEpoch = bestEpoch;
+        StoppedEarly = stoppedEarly;
+        Cancelled = cancelled;
+        ResumedFromEpoch = resumedFromEpoch;
+        BadImages = badImages;
+    }
+
+    /// <summary>The trained network (eval mode, on the training device), with the best validation epoch's weights when validation data was given.</summary>
+    public ImageClassifier Model { get; }
+
+    /// <summary>Class names in output order.</summary>
+    public IReadOnlyList<string> Classes { get; }
+
+    /// <summary>Metrics of every epoch run (including those before a resume).</summary>
+    public IReadOnlyList<EpochMetrics> History { get; }
+
+    /// <summary>The epoch whose weights <see cref="Model"/> holds (the last one without validation data).</summary>
+    public int BestEpoch { get; }
+
+    /// <summary>Whether early stopping ended the run before the last epoch.</summary>
+    public bool StoppedEarly { get; }
+
+    /// <summary>Whether cancellation ended the run; <see cref="Model"/> then holds the best weights so far.</summary>
+    public bool Cancelled { get; }
+
+    /// <summary>Epochs restored from a checkpoint (0 when the run started fresh).</summary>
+    public int ResumedFromEpoch { get; }
+
+    /// <summary>Images skipped under <see cref="BadImagePolicy.Skip"/>.</summary>
+    public BadImageReport BadImages { get; }
+}
+
+/// <summary>
+/// Fine-tunes a backbone with a new head on an <see cref="ImageDataset"/>: streaming batches with parallel decode and
+/// augmentation, AdamW or SGD with warm-up + cosine decay, label smoothing, optional AGC, validation with early stopping
+/// and best-epoch restore, a checkpoint per epoch with resume, and cancellation that keeps the best model so far.
+/// <see cref="TrainScope.HeadOnly"/> computes the features once and trains only the head (ML.NET's bottleneck cache).
+/// </summary>
+/// <remarks>
+/// Determinism: the head initialisation, the data order, every augmentation draw and dropout derive from
+/// <see cref="ClassifierTrainingOptions.Seed"/> (torch's generator is re-seeded per epoch, so a resumed run continues
+/// exactly as an uninterrupted one). On a CPU with a fixed thread count the same seed gives the same weights.
+/// </remarks>
+public sealed class ClassifierTrainer
+{
+    /// <summary>Creates a trainer with validated options.</summary>
+    public ClassifierTrainer(ClassifierTrainingOptions? options = null) => Options = (options ?? new ClassifierTrainingOptions()).Validate();
+
+    /// <summary>The settings.</summary>
+    public ClassifierTrainingOptions Options { get; }
+
+    /// <summary>Trains a new head (and per <see cref="ClassifierTrainingOptions.Scope"/> the backbone) on <paramref name="train"/>.</summary>
+    /// <param name="featureExtractor">The backbone to fine-tune, or an <see cref="ImageClassifier"/> with the right number of classes to continue.</param>
+    /// <param name="preprocessing">Resolution and normalization (the evaluation transform; augmentation is added for training).</param>
+    /// <param name="train">Training data (at least two classes).</param>
+    /// <param name="validation">Validation data with the same classes, or null.</param>
+    /// <param name="cancellationToken">Stops after the current batch; the best weights so far are returned.</param>
+    public TrainingResult Train(Backbone featureExtractor, PreprocessingSpec preprocessing, ImageDataset train, ImageDataset? validation = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(featureExtractor);
+        ArgumentNullException.ThrowIfNull(preprocessing);
+        ArgumentNullException.ThrowIfNull(train);
+        train.EnsureTrainable();
+        if (validation is not null && !validation.Classes.SequenceEqual(train.Classes))
+            throw new ArgumentException($"Validation classes [{string.Join(", ", validation.Classes)}] differ from training classes [{string.Join(", ", train.Classes)}].", nameof(validation));
+        if (validation is { Count: 0 }) validation = null;
+        preprocessing.Validate();
+        if (preprocessing.Resolution < featureExtractor.MinInputSize)
+            throw new ArgumentException($"Resolution {preprocessing.Resolution} is below the {featureExtractor.MinInputSize} px the backbone's strides need.", nameof(preprocessing));
+
+        var device = TrainingDevice.Parse(Options.Device);
+        random.manual_seed(Options.Seed);
+        var model = featureExtractor is ImageClassifier existing && existing.NumClasses == train.Classes.Count
+            ? existing
+            : new ImageClassifier(featureExtractor, train.Classes.Count, Options.HeadDropRate);
+        model.to(device);
+        var run = new Run(this, model, preprocessing, train, validation, device, cancellationToken);
+        return Options.Scope == TrainScope.HeadOnly ? run.TrainHeadOnCachedFeatures() : run.TrainEndToEnd();
+    }
+
+    /// <summary>
+    /// Class probabilities of every image of <paramref name="data"/> with <paramref name="model"/> in eval mode (the
+    /// deterministic evaluation transform), plus the mean cross-entropy and the accuracy.
+    /// </summary>
+    public static (float[][] Probabilities, double Loss, double Accuracy) Evaluate(Backbone model, PreprocessingSpec preprocessing, ImageDataset data,
+        int batchSize = 32, BadImagePolicy policy = BadImagePolicy.Throw)
+    {
+        var loader = new ImageBatchLoader(preprocessing, batchSize, policy);
+        var device = model.parameters().FirstOrDefault()?.device ?? CPU;
+        var probabilities = new float[data.Count][];
+        double lossSum = 0;
+        long correct = 0, seen = 0;
+        model.eval();
+        using var _ = no_grad();
+        foreach (var batch in loader.Batches(data))
+        {
+            using var scope = NewDisposeScope();
+            var logits = model.call(ToInput(batch, preprocessing.Resolution, device));
+            var y = tensor(batch.Labels, device: device);
+            lossSum += nn.functional.cross_entropy(logits, y, reduction: nn.Reduction.Sum).item<float>();
+            correct += logits.argmax(1).eq(y).sum().item<long>();
+            seen += batch.Count;
+            var p = nn.functional.softmax(logits, 1).cpu().data<float>().ToArray();
+            int k = logits.shape[1] is var c ? (int)c : 0;
+            for (int i = 0; i < batch.Count; i++) probabilities[batch.Rows[i]] = p.AsSpan(i * k, k).ToArray();
+        }
+        return (probabilities, seen == 0 ? double.NaN : lossSum / seen, seen == 0 ? double.NaN : (double)correct / seen);
+    }
+
+    /// <summary>A batch as an [N, 3, R, R] tensor in channels-last memory order (oneDNN convolutions skip a reorder).</summary>
+    internal static Tensor ToInput(ImageBatch batch, int resolution, Device device)
+    {
+        int len = 3 * resolution * resolution;
+        var data = batch.Pixels.Length == batch.Count * len ? batch.Pixels : batch.Pixels.AsSpan(0, batch.Count * len).ToArray();
+        var x = tensor(data, [batch.Count, 3, resolution, resolution]);
+        x = x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
+        return device.type == DeviceType.CPU ? x : x.to(device);
+    }
+
+    /// <summary>State of one training run.</summary>
+    private sealed class Run
+    {
+        private readonly ClassifierTrainingOptions o;
+        private readonly ImageClassifier model;
+        private readonly PreprocessingSpec spec;
+        private readonly ImageDataset train;
+        private readonly ImageDataset? validation;
+        private readonly Device device;
+        private readonly CancellationToken cancel;
+        private readonly ImageBatchLoader loader;
+        private readonly List<EpochMetrics> history = [];
+        private Dictionary<string, Tensor>? bestState;
+        private int bestEpoch;
+        private double bestAccuracy = double.NegativeInfinity, bestLoss = double.PositiveInfinity;
+
+        public Run(ClassifierTrainer owner, ImageClassifier model, PreprocessingSpec spec, ImageDataset train, ImageDataset? validation, Device device, CancellationToken cancel)
+        {
+            o = owner.Options;
+            this.model = model;
+            this.spec = spec;
+            this.train = train;
+            this.validation = validation;
+            this.device = device;
+            this.cancel = cancel;
+            loader = new ImageBatchLoader(spec, o.BatchSize, o.OnBadImage, o.DecodeParallelism);
+        }
+
+        public TrainingResult TrainEndToEnd()
+        {
+            var trainable = SelectTrainable();
+            var optimizer = CreateOptimizer(trainable);
+            int stepsPerEpoch = StepsPerEpoch(train.Count);
+            var schedule = new LearningRateSchedule(o.EffectiveLearningRate, (long)stepsPerEpoch * o.Epochs, (long)Math.Round(o.WarmupEpochs * stepsPerEpoch));
+            var frozenStages = FrozenStages();
+            var checkpoint = o.CheckpointDirectory is null ? null : new TrainingCheckpoint(o.CheckpointDirectory);
+            int startEpoch = 0;
+            if (checkpoint is not null && o.Resume && checkpoint.Exists)
+            {
+                var state = checkpoint.Load(model, optimizer);
+                history.AddRange(state.History);
+                (bestEpoch, bestAccuracy, bestLoss) = (state.BestEpoch, state.BestAccuracy, state.BestLoss);
+                bestState = state.BestWeights;
+                startEpoch = state.EpochsCompleted;
+            }
+            int resumed = startEpoch, sinceBest = 0;
+            bool stoppedEarly = false, cancelled = false;
+            for (int epoch = startEpoch; epoch < o.Epochs && !cancelled; epoch++)
+            {
+                var watch = Stopwatch.StartNew();
+                random.manual_seed(o.Seed * 7919L + epoch);
+                model.train();
+                foreach (var stage in frozenStages) stage.eval();
+                var order = Enumerable.Range(0, train.Count).ToArray();
+                ImageAugmentation.CreateRandom(o.Seed, epoch, -1).Shuffle(order);
+                double lossSum = 0, lr = 0;
+                long correct = 0, seen = 0;
+                long step = (long)epoch * stepsPerEpoch;
+                try
+                {
+                    foreach (var batch in loader.Batches(train, order, o.Augmentation, o.Seed, epoch, cancel))
+                    {
+                        if (batch.Count < 2) continue; // batch norm cannot train on a single image
+                        using var scope = NewDisposeScope();
+                        lr = schedule.At(step++);
+                        foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
+                        optimizer.zero_grad();
+                        var logits = model.call(ToInput(batch, spec.Resolution, device));
+                        var y = tensor(batch.Labels, device: device);
+                        var loss = nn.functional.cross_entropy(logits, y, label_smoothing: o.LabelSmoothing);
+                        loss.backward();
+                        if (o.AgcClipping is { } clip) AdaptiveGradientClipping.ApplyExceptHead(model, clip);
+                        optimizer.step();
+                        lossSum += loss.item<float>() * batch.Count;
+                        correct += logits.argmax(1).eq(y).sum().item<long>();
+                        seen += batch.Count;
+                        o.OnProgress?.Invoke(new TrainingProgress("train", epoch + 1, (int)seen, train.Count));
+                    }
+                }
+                catch (OperationCanceledException)
+                {
+                    cancelled = true;
+                    break;
+                }
+                double trainSeconds = watch.Elapsed.TotalSeconds;
+                var (valLoss, valAccuracy) = Validate(epoch + 1);
+                var metrics = new EpochMetrics(epoch + 1, lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), valLoss, valAccuracy,
+                    lr, watch.Elapsed.TotalSeconds, seen / Math.Max(1e-9, trainSeconds));
+                history.Add(metrics);
+                sinceBest = TrackBest(metrics) ? 0 : sinceBest + 1;
+                checkpoint?.Save(model, optimizer, new CheckpointState(epoch + 1, history.ToArray(), bestEpoch, bestAccuracy, bestLoss, bestState));
+                o.OnEpoch?.Invoke(metrics);
+                if (o.EarlyStoppingPatience is { } patience && validation is not null && sinceBest >= patience && epoch + 1 < o.Epochs)
+                {
+                    stoppedEarly = true;
+                    break;
+                }
+            }
+            return Finish(stoppedEarly, cancelled, resumed);
+        }
+
+        public TrainingResult TrainHeadOnCachedFeatures()
+        {
+            var trainFeatures = CacheFeatures(train, out var trainLabels);
+            Tensor? valFeatures = null, valLabels = null;
+            if (validation is not null) valFeatures = CacheFeatures(validation, out valLabels);
+            foreach (var p in model.FeatureExtractor.parameters()) p.requires_grad = false;
+            var head = model.Head;
+            var optimizer = CreateOptimizer(head.parameters().ToList());
+            int n = (int)trainFeatures.shape[0];
+            int stepsPerEpoch = StepsPerEpoch(n);
+            var schedule = new LearningRateSchedule(o.EffectiveLearningRate, (long)stepsPerEpoch * o.Epochs, (long)Math.Round(o.WarmupEpochs * stepsPerEpoch));
+            int sinceBest = 0;
+            bool stoppedEarly = false, cancelled = false;
+            long step = 0;
+            for (int epoch = 0; epoch < o.Epochs; epoch++)
+            {
+                if (cancel.IsCancellationRequested) { cancelled = true; break; }
+                var watch = Stopwatch.StartNew();
+                random.manual_seed(o.Seed * 7919L + epoch);
+                head.train();
+                var order = Enumerable.Range(0, n).ToArray();
+                ImageAugmentation.CreateRandom(o.Seed, epoch, -1).Shuffle(order);
+                double lossSum = 0, lr = 0;
+                long correct = 0;
+                for (int start = 0; start < n; start += o.BatchSize)
+                {
+                    using var scope = NewDisposeScope();
+                    var index = tensor(order.Skip(start).Take(o.BatchSize).Select(i => (long)i).ToArray(), device: device);
+                    lr = schedule.At(step++);
+                    foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
+                    optimizer.zero_grad();
+                    var logits = head.call(trainFeatures.index_select(0, index));
+                    var y = trainLabels.index_select(0, index);
+                    var loss = nn.functional.cross_entropy(logits, y, label_smoothing: o.LabelSmoothing);
+                    loss.backward();
+                    optimizer.step();
+                    lossSum += loss.item<float>() * index.shape[0];
+                    correct += logits.argmax(1).eq(y).sum().item<long>();
+                }
+                head.eval();
+                double? valLoss = null, valAccuracy = null;
+                if (valFeatures is not null)
+                {
+                    using var scope = NewDisposeScope();
+                    using var _ = no_grad();
+                    var logits = head.call(valFeatures);
+                    valLoss = nn.functional.cross_entropy(logits, valLabels!).item<float>();
+                    valAccuracy = logits.argmax(1).eq(valLabels!).to_type(ScalarType.Float64).mean().item<double>();
+                }
+                var metrics = new EpochMetrics(epoch + 1, lossSum / n, (double)correct / n, valLoss, valAccuracy, lr, watch.Elapsed.TotalSeconds,
+                    n / Math.Max(1e-9, watch.Elapsed.TotalSeconds));
+                history.Add(metrics);
+                sinceBest = TrackBest(metrics) ? 0 : sinceBest + 1;
+                o.OnEpoch?.Invoke(metrics);
+                if (o.EarlyStoppingPatience is { } patience && validation is not null && sinceBest >= patience && epoch + 1 < o.Epochs)
+                {
+                    stoppedEarly = true;
+                    break;
+                }
+            }
+            foreach (var p in model.FeatureExtractor.parameters()) p.requires_grad = true;
+            return Finish(stoppedEarly, cancelled, 0);
+        }
+
+        private TrainingResult Finish(bool stoppedEarly, bool cancelled, int resumed)
+        {
+            if (bestState is not null)
+            {
+                using var _ = no_grad();
+                model.load_state_dict(bestState);
+            }
+            else bestEpoch = history.Count == 0 ? 0 : history[^1].Epoch;
+            model.eval();
+            return new TrainingResult(model, train.Classes, history, bestEpoch, stoppedEarly, cancelled, resumed, loader.BadImages);
+        }
+
+        /// <summary>Records the epoch as the best when its validation accuracy is higher (ties: lower loss); returns whether it was.</summary>
+        private bool TrackBest(EpochMetrics m)
+        {
+            if (m.ValidationAccuracy is not { } accuracy) return false;
+            double loss = m.ValidationLoss ?? double.PositiveInfinity;
+            if (accuracy < bestAccuracy || (accuracy == bestAccuracy && loss >= bestLoss)) return false;
+            (bestAccuracy, bestLoss, bestEpoch) = (accuracy, loss, m.Epoch);
+            if (bestState is not null) foreach (var t in bestState.Values) t.Dispose();
+            bestState = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone().DetachFromDisposeScope());
+            return true;
+        }
+
+        private (double? Loss, double? Accuracy) Validate(int epoch)
+        {
+            if (validation is null) return (null, null);
+            o.OnProgress?.Invoke(new TrainingProgress("validate", epoch, 0, validation.Count));
+            var (_, loss, accuracy) = Evaluate(model, spec, validation, o.BatchSize, o.OnBadImage);
+            o.OnProgress?.Invoke(new TrainingProgress("validate", epoch, validation.Count, validation.Count));
+            return (loss, accuracy);
+        }
+
+        private Tensor CacheFeatures(ImageDataset data, out Tensor labels)
+        {
+            model.eval();
+            var features = new List<Tensor>();
+            var ys = new List<long>();
+            int done = 0;
+            using (no_grad())
+            {
+                foreach (var batch in loader.Batches(data, cancellationToken: cancel))
+                {
+                    features.Add(model.FeatureExtractor.ForwardFeatures(ToInput(batch, spec.Resolution, device)).detach());
+                    ys.AddRange(batch.Labels);
+                    done += batch.Count;
+                    o.OnProgress?.Invoke(new TrainingProgress("features", 0, done, data.Count));
+                }
+            }
+            labels = tensor(ys.ToArray(), device: device);
+            return features.Count == 0 ? zeros(0, model.FeatureDim, device: device) : cat(features, 0);
+        }
+
+        private List<Parameter> SelectTrainable()
+        {
+            var stages = model.Stages;
+            int firstTrained = o.Scope == TrainScope.LastStages ? Math.Max(0, stages.Count - o.TrainLastStages) : 0;
+            var trainable = new List<Parameter>();
+            foreach (var p in model.FeatureExtractor.parameters()) p.requires_grad = false;
+            for (int s = firstTrained; s < stages.Count; s++)
+                foreach (var p in stages[s].parameters()) { p.requires_grad = true; trainable.Add(p); }
+            foreach (var p in model.Head.parameters()) { p.requires_grad = true; trainable.Add(p); }
+            return trainable;
+        }
+
+        private IReadOnlyList<nn.Module> FrozenStages() =>
+            o.Scope == TrainScope.LastStages ? model.Stages.Take(Math.Max(0, model.Stages.Count - o.TrainLastStages)).ToArray() : [];
+
+        private OptimizerHelper CreateOptimizer(IList<Parameter> parameters) => o.Optimizer == OptimizerKind.AdamW
+            ? optim.AdamW(parameters, lr: o.EffectiveLearningRate, weight_decay: o.WeightDecay)
+            : optim.SGD(parameters, o.EffectiveLearningRate, momentum: o.Momentum, weight_decay: o.WeightDecay);
+
+        private int StepsPerEpoch(int count) => Math.Max(1, (count + o.BatchSize - 1) / o.BatchSize);
+    }
+}
