@@ -7,6 +7,7 @@ using EfficientCnn.Backbones.Onnx;
 using EfficientCnn.Backbones.Profiling;
 using EfficientCnn.Backbones.Registry;
 using EfficientCnn.Backbones.Search;
+using EfficientCnn.Backbones.Training;
 using EfficientCnn.MLNet.Search;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -160,12 +161,12 @@ public sealed partial class SearchCommand : Command<SearchCommand.Settings>
                 throw new ArgumentException($"{outDir} already holds a search (checkpoint.json): pass --resume to continue it, or choose another --out.", "out");
             Directory.CreateDirectory(outDir);
 
-            using var proxy = new ImageFolderProxyAccuracy(settings.Data!,
-                new ProxyTrainingSettings(settings.ProxyResolution, settings.ProxyEpochs, Seed: settings.Seed));
+            var proxy = new ProxyTrainingAccuracy(settings.Data!, settings.ProxyResolution,
+                new ClassifierTrainingOptions { Epochs = settings.ProxyEpochs, Seed = settings.Seed });
             AnsiConsole.MarkupLineInterpolated(
-                $"Proxy task: {proxy.ClassNames.Count} classes, {proxy.TrainCount} training / {proxy.ValidationCount} held-out images at {settings.ProxyResolution} px, {settings.ProxyEpochs} epochs per architecture.");
+                $"Proxy task: {proxy.Classes.Count} classes, {proxy.Train.Count} training / {proxy.Validation.Count} held-out images at {settings.ProxyResolution} px, {settings.ProxyEpochs} epochs per architecture.");
             var latency = new LatencySettings(settings.Batch, Warmup: 3, settings.Runs, settings.Threads);
-            int classes = proxy.ClassNames.Count;
+            int classes = proxy.Classes.Count;
             if (!settings.NoZoo) CompareZoo(proxy, latency, settings.Resolution, Path.Combine(outDir, "zoo.csv"), cancellationToken);
 
             var space = new SearchSpace(ArchitectureSpec.MobileNetV2Skeleton, settings.Resolution);
@@ -201,16 +202,15 @@ public sealed partial class SearchCommand : Command<SearchCommand.Settings>
     /// Times and proxy-trains the hand-designed zoo variants once per output folder (zoo.csv; a resumed search keeps it),
     /// so that the searched architectures can be compared with them on the same data, proxy and machine.
     /// </summary>
-    private static void CompareZoo(ImageFolderProxyAccuracy proxy, LatencySettings latency, int resolution, string path, CancellationToken cancellationToken)
+    private static void CompareZoo(ProxyTrainingAccuracy proxy, LatencySettings latency, int resolution, string path, CancellationToken cancellationToken)
     {
         if (File.Exists(path)) return;
         var csv = new StringBuilder("name,accuracy,latency_ms,macs,params\n");
-        var options = new BackboneOptions { NumClasses = proxy.ClassNames.Count };
         foreach (var name in DefaultZoo)
         {
             var variant = BackboneRegistry.Get(name);
-            double accuracy = proxy.Accuracy(() => variant.Create(options), cancellationToken);
-            using var model = variant.Create(options);
+            double accuracy = proxy.Accuracy(() => variant.Create(new BackboneOptions { NumClasses = 0 }), cancellationToken);
+            using var model = variant.Create(new BackboneOptions { NumClasses = proxy.Classes.Count });
             var profile = ModelProfiler.Profile(model, resolution);
             double ms = OnnxLatency.Measure(model, resolution, latency, cancellationToken).MedianMsPerBatch;
             AnsiConsole.MarkupLineInterpolated($"zoo {name,-20} acc {accuracy:P1}  {ms,7:F2} ms  {profile.Macs / 1e6,7:F1} M MACs");
