@@ -24,7 +24,7 @@ public sealed record SearchDecision(int Stage, string Property, IReadOnlyList<st
 /// <remarks>
 /// The space is factorized, so it maps an architecture to 35 decision indices and back. A stage of one layer cannot
 /// lose it (−1 is clamped to 1 layer), and SE on a SepConv stage is ignored (MNASNet-A1's SepConv has none); these
-/// decisions alias, so <see cref="Encode"/> returns the first index of an alias.
+/// decisions alias: <see cref="Encode"/> returns the choice whose unrounded value is nearest.
 /// </remarks>
 public sealed class SearchSpace
 {
@@ -134,14 +134,19 @@ public sealed class SearchSpace
             var (stage, baseStage) = (spec.Stages[s], Skeleton.Stages[s]);
             if (stage.Stride != baseStage.Stride)
                 throw new ArgumentException($"Stage {s} has stride {stage.Stride}, the skeleton {baseStage.Stride}.", $"Stages[{s}].Stride");
-            int Find<T>(IReadOnlyList<T> choices, Func<T, bool> match, string field) =>
-                choices.Select((c, i) => (c, i)).FirstOrDefault(x => match(x.c), (default!, -1)).i is var i and >= 0
-                    ? i : throw new ArgumentException($"Stage {s}: its {field} is not a choice of the search space.", $"Stages[{s}].{field}");
-            decisions.Add(Find(Kernels, k => k == stage.Kernel, nameof(StageSpec.Kernel)));
-            decisions.Add(Find(Expansions, e => e == stage.Expansion && (e == 1) == (stage.Block == BlockType.SepConv), nameof(StageSpec.Expansion)));
-            decisions.Add(Find(LayerDeltas, d => Math.Max(1, baseStage.Layers + d) == stage.Layers, nameof(StageSpec.Layers)));
+            // Choices can alias after clamping and rounding (−1 layer of a 1-layer stage; 0.75 × 24 rounds back to 24):
+            // take the choice whose exact value is nearest, so the skeleton itself encodes as delta 0, width 1.0.
+            int Nearest<T>(IReadOnlyList<T> choices, Func<T, int> build, Func<T, double> exact, int actual, string field)
+            {
+                var matches = choices.Select((c, i) => (c, i)).Where(x => build(x.c) == actual).ToList();
+                if (matches.Count == 0) throw new ArgumentException($"Stage {s}: its {field} ({actual}) is not a choice of the search space.", $"Stages[{s}].{field}");
+                return matches.MinBy(x => Math.Abs(exact(x.c) - actual)).i;
+            }
+            decisions.Add(Nearest(Kernels, k => k, k => k, stage.Kernel, nameof(StageSpec.Kernel)));
+            decisions.Add(Nearest(Expansions, e => e == 1 == (stage.Block == BlockType.SepConv) ? e : -1, e => e, stage.Expansion, nameof(StageSpec.Expansion)));
+            decisions.Add(Nearest(LayerDeltas, d => Math.Max(1, baseStage.Layers + d), d => baseStage.Layers + d, stage.Layers, nameof(StageSpec.Layers)));
             decisions.Add(stage.SqueezeExcite ? 1 : 0);
-            decisions.Add(Find(WidthMultipliers, w => Layers.MakeDivisible(baseStage.Channels * w, 8) == stage.Channels, nameof(StageSpec.Channels)));
+            decisions.Add(Nearest(WidthMultipliers, w => Layers.MakeDivisible(baseStage.Channels * w, 8), w => baseStage.Channels * w, stage.Channels, nameof(StageSpec.Channels)));
         }
         return decisions.ToArray();
     }
