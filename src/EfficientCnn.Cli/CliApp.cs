@@ -28,6 +28,12 @@ public static class CliApp
             config.AddCommand<CheckOnnxCommand>("check-onnx")
                 .WithDescription("Import an ONNX file into TorchSharp and compare it with ONNX Runtime on a random batch (exit 2 when they differ).")
                 .WithExample("check-onnx", "resnet18.onnx", "--resolution", "224", "--json");
+            config.AddCommand<ScaleCommand>("scale")
+                .WithDescription("Compound-scale a base (zoo variant or architecture spec) to a MACs, params or measured-latency budget; report φ and the costs.")
+                .WithExample("scale", "--base", "mnasnet_a1", "--target-macs", "600M", "--json");
+            config.AddCommand<SearchCommand>("search")
+                .WithDescription("Latency-aware architecture search (MNASNet-style) on your images and this machine's latency; checkpoints and resumes.")
+                .WithExample("search", "--data", "images/", "--target-latency-ms", "5", "--time", "30m", "--out", "search-out");
         });
         return app;
     }

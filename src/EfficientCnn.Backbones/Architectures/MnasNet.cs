@@ -324,7 +324,7 @@ public sealed class MnasNetA1 : Backbone
         act2 = nn.ReLU(inplace: true);
         if (numClasses > 0) classifier = nn.Linear(HeadChannels, numClasses);
         RegisterComponents();
-        InitializeTimmStyle();
+        InitializeTimmStyle(this);
     }
 
     /// <inheritdoc />
@@ -368,12 +368,12 @@ public sealed class MnasNetA1 : Backbone
 
     /// <summary>
     /// timm's <c>_init_weight_goog</c> (TF reference): conv N(0, sqrt(2 / fan_out)) with fan_out = k·k·out / groups,
-    /// BN weight 1 / bias 0, Linear U(±1/sqrt(out_features)).
+    /// BN weight 1 / bias 0, Linear U(±1/sqrt(out_features)). Shared with <see cref="Search.SearchedNetwork"/>.
     /// </summary>
-    private void InitializeTimmStyle()
+    internal static void InitializeTimmStyle(nn.Module root)
     {
         using var _ = no_grad();
-        foreach (var (_, m) in named_modules())
+        foreach (var (_, m) in root.named_modules())
         {
             switch (m)
             {

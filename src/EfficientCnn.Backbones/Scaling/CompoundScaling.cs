@@ -134,34 +134,55 @@ public sealed class CompoundScaling
     public BudgetResult ForBudget(long targetMacs, int numClasses = 1000, double relativeTolerance = 0.005)
     {
         if (targetMacs <= 0) throw new ArgumentException($"targetMacs must be > 0, got {targetMacs}.", nameof(targetMacs));
-        if (!(relativeTolerance > 0)) throw new ArgumentException($"relativeTolerance must be > 0, got {relativeTolerance}.", nameof(relativeTolerance));
-
         var cache = new Dictionary<double, long>();
         long Cost(double phi) => cache.TryGetValue(phi, out var c) ? c : cache[phi] = Macs(phi, numClasses);
-        bool Close(long macs) => Math.Abs((double)macs / targetMacs - 1) <= relativeTolerance;
+        double best = SolvePhi(phi => Cost(phi), targetMacs, relativeTolerance, nameof(targetMacs));
+        return new BudgetResult(Scale(best), Cost(best), targetMacs);
+    }
+
+    /// <summary>
+    /// Finds the φ whose cost is closest to <paramref name="target"/> for any cost that grows with φ (MACs, parameters,
+    /// measured latency of any scalable base): bracketing, then bisection with steps placed by interpolating log cost
+    /// (eq. 3 makes log cost about linear in φ). Cost moves in steps (a whole block, 8 channels, one pixel), so the
+    /// result is the closer side of the step that crosses the target. <see cref="ForBudget"/> is this with profiled MACs.
+    /// </summary>
+    /// <param name="cost">Cost of the φ-scaled model; called once per φ tried (cache it there when it is expensive).</param>
+    /// <param name="target">Wanted cost, &gt; 0.</param>
+    /// <param name="relativeTolerance">Stop once the cost is within this fraction of the target.</param>
+    /// <param name="targetName">Option name used in errors (ParamName), e.g. <c>targetMacs</c>.</param>
+    /// <returns>The φ found.</returns>
+    /// <exception cref="ArgumentException">The target is not positive, or is below the cost of the smallest valid φ.</exception>
+    public double SolvePhi(Func<double, double> cost, double target, double relativeTolerance = 0.005, string targetName = "target")
+    {
+        ArgumentNullException.ThrowIfNull(cost);
+        if (!(target > 0) || !double.IsFinite(target)) throw new ArgumentException($"{targetName} must be > 0, got {target}.", targetName);
+        if (!(relativeTolerance > 0)) throw new ArgumentException($"relativeTolerance must be > 0, got {relativeTolerance}.", nameof(relativeTolerance));
+        var cache = new Dictionary<double, double>();
+        double Cost(double phi) => cache.TryGetValue(phi, out var c) ? c : cache[phi] = cost(phi);
+        bool Close(double c) => Math.Abs(c / target - 1) <= relativeTolerance;
 
         // First guess from eq. 3 (cost ≈ CostFactorPerPhi^φ × base); φ = 0 and the guess then bracket the target,
         // widened by whole units of φ where they do not.
         double minPhi = MinimumPhi + 1e-9;
-        long baseCost = Cost(0);
-        double guess = Math.Max(minPhi, Math.Log((double)targetMacs / baseCost) / Math.Log(CostFactorPerPhi));
+        double baseCost = Cost(0);
+        double guess = Math.Max(minPhi, Math.Log(target / baseCost) / Math.Log(CostFactorPerPhi));
         double lo, hi;
-        if (Cost(guess) < targetMacs)
+        if (Cost(guess) < target)
         {
             lo = guess;
             hi = guess + 1;
-            while (Cost(hi) < targetMacs) { lo = hi; hi += 1; }
+            while (Cost(hi) < target) { lo = hi; hi += 1; }
         }
         else
         {
             hi = guess;
             lo = guess > 0 ? 0 : Math.Max(minPhi, guess - 1);
-            while (Cost(lo) > targetMacs)
+            while (Cost(lo) > target)
             {
                 if (lo <= minPhi)
                     throw new ArgumentException(
-                        $"targetMacs {targetMacs:N0} is below the cost of the smallest valid model ({Cost(lo):N0} MACs at {Scale(lo).Resolution} px).",
-                        nameof(targetMacs));
+                        $"{targetName} {target:N0} is below the cost of the smallest valid model ({Cost(lo):N0} at {Scale(lo).Resolution} px).",
+                        targetName);
                 hi = lo;
                 lo = Math.Max(minPhi, lo - 1);
             }
@@ -170,14 +191,13 @@ public sealed class CompoundScaling
         for (int i = 0; i < 40 && hi - lo > 1e-4; i++)
         {
             if (Close(Cost(lo)) || Close(Cost(hi))) break;
-            // Eq. 3 makes log(cost) about linear in φ, so interpolate there (false position) for few profiler runs;
-            // clamping to the middle half of the bracket keeps bisection's guaranteed shrinking across cost steps.
-            double t = Math.Log((double)targetMacs / Cost(lo)) / Math.Log((double)Cost(hi) / Cost(lo));
+            // Interpolate log cost (false position) for few cost evaluations; clamping to the middle half of the
+            // bracket keeps bisection's guaranteed shrinking across cost steps.
+            double t = Math.Log(target / Cost(lo)) / Math.Log(Cost(hi) / Cost(lo));
             double mid = lo + Math.Clamp(double.IsFinite(t) ? t : 0.5, 0.25, 0.75) * (hi - lo);
-            if (Cost(mid) < targetMacs) lo = mid; else hi = mid;
+            if (Cost(mid) < target) lo = mid; else hi = mid;
         }
-        double best = Math.Abs(Cost(lo) - (double)targetMacs) <= Math.Abs(Cost(hi) - (double)targetMacs) ? lo : hi;
-        return new BudgetResult(Scale(best), Cost(best), targetMacs);
+        return Math.Abs(Cost(lo) - target) <= Math.Abs(Cost(hi) - target) ? lo : hi;
     }
 
     /// <summary>

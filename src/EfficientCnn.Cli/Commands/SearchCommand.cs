@@ -1,0 +1,221 @@
+using System.ComponentModel;
+using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
+using EfficientCnn.Backbones;
+using EfficientCnn.Backbones.Onnx;
+using EfficientCnn.Backbones.Profiling;
+using EfficientCnn.Backbones.Registry;
+using EfficientCnn.Backbones.Search;
+using EfficientCnn.Backbones.Training;
+using EfficientCnn.MLNet.Search;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace EfficientCnn.Cli.Commands;
+
+/// <summary>
+/// <c>efficientcnn search</c>: MNASNet-style latency-aware architecture search on the user's images and this machine's
+/// latency (ONNX Runtime), with REINFORCE or random search, checkpointed after every sample.
+/// </summary>
+public sealed partial class SearchCommand : Command<SearchCommand.Settings>
+{
+    /// <summary>Zoo variants proxy-trained and timed for comparison (the hand-designed points of the plot).</summary>
+    public static readonly IReadOnlyList<string> DefaultZoo =
+        ["mobilenet_v2_0.35", "mobilenet_v2_0.5", "mobilenet_v2_1.0", "mnasnet_b1_0.5", "mnasnet_b1_1.0", "mnasnet_a1"];
+
+    /// <summary>Options of the search command.</summary>
+    public sealed class Settings : CommandSettings
+    {
+        /// <summary>Image folder.</summary>
+        [CommandOption("--data <DIR>")]
+        [Description("Folder of class folders (optional split.csv path,label,split: only 'train' rows are used, part of them held out).")]
+        public string? Data { get; init; }
+
+        /// <summary>Latency target.</summary>
+        [CommandOption("--target-latency-ms <MS>")]
+        [Description("Latency target T of the reward ACC·(LAT/T)^w, in ms per batch on this machine (ONNX Runtime).")]
+        public double? TargetLatencyMs { get; init; }
+
+        /// <summary>Time budget.</summary>
+        [CommandOption("--time <DURATION>")]
+        [Description("Search time budget, e.g. 30m, 90s, 1h30m (resumed time counts).")]
+        public string? Time { get; init; }
+
+        /// <summary>Sample budget.</summary>
+        [CommandOption("--samples <N>")]
+        [Description("Stop after N sampled architectures in total.")]
+        public int? Samples { get; init; }
+
+        /// <summary>Output folder.</summary>
+        [CommandOption("--out <DIR>")]
+        [Description("Output folder: checkpoint.json, samples.csv, best.json, pareto_NN.json, zoo.csv (default search-out).")]
+        [DefaultValue("search-out")]
+        public string Out { get; init; } = "search-out";
+
+        /// <summary>Strategy.</summary>
+        [CommandOption("--strategy <NAME>")]
+        [Description("reinforce (policy gradient controller, default) or random (the baseline).")]
+        [DefaultValue("reinforce")]
+        public string Strategy { get; init; } = "reinforce";
+
+        /// <summary>Resume.</summary>
+        [CommandOption("--resume")]
+        [Description("Continue the search whose checkpoint.json is in --out.")]
+        public bool Resume { get; init; }
+
+        /// <summary>Soft constraint.</summary>
+        [CommandOption("--soft")]
+        [Description("Soft latency constraint α = β = −0.07 (default).")]
+        public bool Soft { get; init; }
+
+        /// <summary>Hard constraint.</summary>
+        [CommandOption("--hard")]
+        [Description("Hard latency constraint α = 0, β = −1.")]
+        public bool Hard { get; init; }
+
+        /// <summary>Seed.</summary>
+        [CommandOption("--seed <N>")]
+        [Description("Seed of the sampled decisions (default 0).")]
+        [DefaultValue(0)]
+        public int Seed { get; init; }
+
+        /// <summary>Deployment resolution.</summary>
+        [CommandOption("--resolution <R>")]
+        [Description("Input size for latency and MACs (default 224).")]
+        [DefaultValue(224)]
+        public int Resolution { get; init; } = 224;
+
+        /// <summary>Proxy resolution.</summary>
+        [CommandOption("--proxy-resolution <R>")]
+        [Description("Image size of the proxy training (default 64).")]
+        [DefaultValue(64)]
+        public int ProxyResolution { get; init; } = 64;
+
+        /// <summary>Proxy epochs.</summary>
+        [CommandOption("--proxy-epochs <N>")]
+        [Description("Epochs of proxy training per architecture (default 5, as MNASNet).")]
+        [DefaultValue(5)]
+        public int ProxyEpochs { get; init; } = 5;
+
+        /// <summary>Latency batch.</summary>
+        [CommandOption("--batch <N>")]
+        [Description("Images per timed latency run (default 1).")]
+        [DefaultValue(1)]
+        public int Batch { get; init; } = 1;
+
+        /// <summary>Latency threads.</summary>
+        [CommandOption("--threads <N>")]
+        [Description("ONNX Runtime intra-op threads for latency (default 1).")]
+        [DefaultValue(1)]
+        public int Threads { get; init; } = 1;
+
+        /// <summary>Timed runs.</summary>
+        [CommandOption("--runs <N>")]
+        [Description("Timed runs per latency measurement; the median counts (default 20).")]
+        [DefaultValue(20)]
+        public int Runs { get; init; } = 20;
+
+        /// <summary>Skip the zoo comparison.</summary>
+        [CommandOption("--no-zoo")]
+        [Description("Do not proxy-train and time the hand-designed zoo variants for comparison.")]
+        public bool NoZoo { get; init; }
+
+        /// <inheritdoc />
+        public override ValidationResult Validate()
+        {
+            if (string.IsNullOrWhiteSpace(Data)) return ValidationResult.Error("--data is required.");
+            if (TargetLatencyMs is not > 0) return ValidationResult.Error("--target-latency-ms is required and must be > 0.");
+            if (Time is null && Samples is null) return ValidationResult.Error("Give a budget: --time and/or --samples.");
+            if (Samples is < 1) return ValidationResult.Error($"--samples must be >= 1, got {Samples}.");
+            if (Time is not null && ParseDuration(Time) is null) return ValidationResult.Error($"--time must look like 30m, 90s or 1h30m, got '{Time}'.");
+            if (Strategy is not ("reinforce" or "random")) return ValidationResult.Error($"--strategy must be reinforce or random, got '{Strategy}'.");
+            if (Soft && Hard) return ValidationResult.Error("--soft and --hard exclude each other.");
+            if (Seed < 0) return ValidationResult.Error($"--seed must be >= 0, got {Seed}.");
+            if (Resolution < 32) return ValidationResult.Error($"--resolution must be >= 32, got {Resolution}.");
+            if (Batch < 1 || Threads < 1 || Runs < 1) return ValidationResult.Error("--batch, --threads and --runs must be >= 1.");
+            return ValidationResult.Success();
+        }
+    }
+
+    /// <summary>Parses <c>30m</c>, <c>90s</c>, <c>1h30m</c>, <c>2h</c> (units h, m, s); null when malformed or zero.</summary>
+    public static TimeSpan? ParseDuration(string text)
+    {
+        var match = DurationPattern().Match(text.Trim());
+        if (!match.Success || match.Length == 0) return null;
+        double Part(string group) => match.Groups[group].Success ? double.Parse(match.Groups[group].Value, CultureInfo.InvariantCulture) : 0;
+        var span = TimeSpan.FromHours(Part("h")) + TimeSpan.FromMinutes(Part("m")) + TimeSpan.FromSeconds(Part("s"));
+        return span > TimeSpan.Zero ? span : null;
+    }
+
+    [GeneratedRegex(@"^(?:(?<h>\d+(?:\.\d+)?)h)?(?:(?<m>\d+(?:\.\d+)?)m)?(?:(?<s>\d+(?:\.\d+)?)s)?$")]
+    private static partial Regex DurationPattern();
+
+    /// <inheritdoc />
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken) =>
+        OnnxCommandHelpers.Guard(false, () =>
+        {
+            string outDir = Path.GetFullPath(settings.Out);
+            string checkpoint = Path.Combine(outDir, "checkpoint.json");
+            if (File.Exists(checkpoint) && !settings.Resume)
+                throw new ArgumentException($"{outDir} already holds a search (checkpoint.json): pass --resume to continue it, or choose another --out.", "out");
+            Directory.CreateDirectory(outDir);
+
+            var proxy = new ProxyTrainingAccuracy(settings.Data!, settings.ProxyResolution,
+                new ClassifierTrainingOptions { Epochs = settings.ProxyEpochs, Seed = settings.Seed });
+            AnsiConsole.MarkupLineInterpolated(
+                $"Proxy task: {proxy.Classes.Count} classes, {proxy.Train.Count} training / {proxy.Validation.Count} held-out images at {settings.ProxyResolution} px, {settings.ProxyEpochs} epochs per architecture.");
+            var latency = new LatencySettings(settings.Batch, Warmup: 3, settings.Runs, settings.Threads);
+            int classes = proxy.Classes.Count;
+            if (!settings.NoZoo) CompareZoo(proxy, latency, settings.Resolution, Path.Combine(outDir, "zoo.csv"), cancellationToken);
+
+            var space = new SearchSpace(ArchitectureSpec.MobileNetV2Skeleton, settings.Resolution);
+            ISearchStrategy strategy = settings.Strategy == "random"
+                ? new RandomSearch(space.ChoiceCounts)
+                : new ReinforceController(space.ChoiceCounts);
+            var evaluator = new CompositeEvaluator(proxy, (spec, ct) => OnnxLatency.Measure(spec, classes, latency, ct).MedianMsPerBatch);
+            var search = new ArchitectureSearch(space, strategy, evaluator, new SearchOptions
+            {
+                TargetLatencyMs = settings.TargetLatencyMs!.Value,
+                Reward = settings.Hard ? LatencyReward.Hard : LatencyReward.Soft,
+                MaxSamples = settings.Samples,
+                TimeBudget = settings.Time is null ? null : ParseDuration(settings.Time),
+                Seed = (ulong)settings.Seed,
+                CheckpointPath = checkpoint,
+                Resume = settings.Resume,
+                NumClasses = classes,
+            });
+            search.SampleEvaluated += s => AnsiConsole.MarkupLineInterpolated(
+                $"#{s.Index,4}  acc {s.Accuracy:P1}  {s.LatencyMs,7:F2} ms  {s.Macs / 1e6,7:F1} M MACs  reward {s.Reward:F4}  ({s.Seconds:F1} s)");
+            var result = search.Run(cancellationToken);
+            var written = SearchReport.Write(result, outDir);
+
+            AnsiConsole.MarkupLineInterpolated($"Stopped ({result.StopReason}) after {result.Samples.Count} samples, {result.ElapsedSeconds / 60:F1} min.");
+            if (result.Best is { } best)
+                AnsiConsole.MarkupLineInterpolated(
+                    $"Best reward {best.Reward:F4}: #{best.Index}, accuracy {best.Accuracy:P1}, {best.LatencyMs:F2} ms, {best.Macs / 1e6:F1} M MACs, {best.Params / 1e6:F2} M params");
+            AnsiConsole.MarkupLineInterpolated($"Pareto front: {result.ParetoFront.Count} architectures. Wrote {written.Count} files to {outDir}.");
+            return 0;
+        });
+
+    /// <summary>
+    /// Times and proxy-trains the hand-designed zoo variants once per output folder (zoo.csv; a resumed search keeps it),
+    /// so that the searched architectures can be compared with them on the same data, proxy and machine.
+    /// </summary>
+    private static void CompareZoo(ProxyTrainingAccuracy proxy, LatencySettings latency, int resolution, string path, CancellationToken cancellationToken)
+    {
+        if (File.Exists(path)) return;
+        var csv = new StringBuilder("name,accuracy,latency_ms,macs,params\n");
+        foreach (var name in DefaultZoo)
+        {
+            var variant = BackboneRegistry.Get(name);
+            double accuracy = proxy.Accuracy(() => variant.Create(new BackboneOptions { NumClasses = 0 }), cancellationToken);
+            using var model = variant.Create(new BackboneOptions { NumClasses = proxy.Classes.Count });
+            var profile = ModelProfiler.Profile(model, resolution);
+            double ms = OnnxLatency.Measure(model, resolution, latency, cancellationToken).MedianMsPerBatch;
+            AnsiConsole.MarkupLineInterpolated($"zoo {name,-20} acc {accuracy:P1}  {ms,7:F2} ms  {profile.Macs / 1e6,7:F1} M MACs");
+            csv.Append(CultureInfo.InvariantCulture, $"{name},{accuracy:R},{ms:R},{profile.Macs},{profile.Params}\n");
+        }
+        OnnxExporter.WriteAtomically(path, Encoding.UTF8.GetBytes(csv.ToString()));
+    }
+}
