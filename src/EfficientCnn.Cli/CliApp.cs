@@ -28,6 +28,9 @@ public static class CliApp
             config.AddCommand<CheckOnnxCommand>("check-onnx")
                 .WithDescription("Import an ONNX file into TorchSharp and compare it with ONNX Runtime on a random batch (exit 2 when they differ).")
                 .WithExample("check-onnx", "resnet18.onnx", "--resolution", "224", "--json");
+            config.AddCommand<PretrainCommand>("pretrain")
+                .WithDescription("Pretrain a zoo backbone on labelled images (checkpoint per epoch, resumable) and export it as an ONNX backbone.")
+                .WithExample("pretrain", "--data", "clipart/", "--backbone", "mobilenet_v2_0.5", "--resolution", "112", "--epochs", "30", "--output", "models/my_backbone.onnx", "--checkpoint", "ckpt/");
             config.AddCommand<ScaleCommand>("scale")
                 .WithDescription("Compound-scale a base (zoo variant or architecture spec) to a MACs, params or measured-latency budget; report φ and the costs.")
                 .WithExample("scale", "--base", "mnasnet_a1", "--target-macs", "600M", "--json");
