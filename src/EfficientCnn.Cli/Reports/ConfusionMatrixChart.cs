@@ -1,6 +1,7 @@
 using System.Globalization;
-using ScottPlot;
-using SkiaSharp;
+using OxyPlot;
+using OxyPlot.Axes;
+using OxyPlot.Series;
 
 namespace EfficientCnn.Cli.Reports;
 
@@ -10,8 +11,8 @@ namespace EfficientCnn.Cli.Reports;
 /// </summary>
 internal static class ConfusionMatrixChart
 {
-    private static readonly Color Light = Color.FromHex("#f7fbff");
-    private static readonly Color Dark = Color.FromHex("#08306b");
+    private static readonly OxyColor Light = OxyColor.Parse("#f7fbff");
+    private static readonly OxyColor Dark = OxyColor.Parse("#08306b");
 
     public static byte[] Render(long[,] counts, IReadOnlyList<string> classes)
     {
@@ -21,49 +22,75 @@ internal static class ConfusionMatrixChart
         foreach (long c in counts) max = Math.Max(max, c);
         int digits = max.ToString(CultureInfo.InvariantCulture).Length;
         // Counts must fit their cell: about 0.6 em per digit.
-        float fontSize = Math.Min(Math.Min(cell * 0.3f, 18f), cell * 0.85f / (0.6f * digits));
+        double fontSize = Math.Min(Math.Min(cell * 0.3, 18), cell * 0.85 / (0.6 * digits));
 
-        var plot = ChartImage.NewPlot("Confusion matrix", "predicted", "true");
+        var model = ChartImage.NewModel("Confusion matrix");
+        var labels = classes.Select(c => ChartImage.Shorten(c, 24)).ToArray();
+        var predicted = ClassAxis(AxisPosition.Bottom, "predicted", labels);
+        predicted.Angle = -45; // long class names side by side would overlap
+        model.Axes.Add(predicted);
+        model.Axes.Add(ClassAxis(AxisPosition.Left, "true", labels.Reverse()));
+        model.Axes.Add(new LinearColorAxis
+        {
+            Position = AxisPosition.Right,
+            Title = "share of the true class",
+            TitleFontSize = ChartImage.AxisTitleFontSize,
+            Palette = OxyPalette.Interpolate(256, Light, Dark),
+            Minimum = 0,
+            Maximum = 1,
+            MajorStep = 0.2,
+            LabelFormatter = v => (v * 100).ToString("0", CultureInfo.InvariantCulture) + "%",
+            IsPanEnabled = false,
+            IsZoomEnabled = false,
+        });
+
+        // Heat map data is [x, y] with y upwards; the first class's row goes on top.
+        var shares = new double[n, n];
         for (int row = 0; row < n; row++)
         {
             long total = 0;
             for (int col = 0; col < n; col++) total += counts[row, col];
-            double y = n - 1 - row;
-            for (int col = 0; col < n; col++)
-            {
-                double share = total > 0 ? (double)counts[row, col] / total : 0;
-                var rect = plot.Add.Rectangle(col - 0.5, col + 0.5, y - 0.5, y + 0.5);
-                rect.FillColor = Lerp(Light, Dark, share);
-                rect.LineColor = Colors.White;
-                rect.LineWidth = 1;
-                var text = plot.Add.Text(counts[row, col].ToString(CultureInfo.InvariantCulture), col, y);
-                text.LabelFontSize = fontSize;
-                text.LabelAlignment = Alignment.MiddleCenter;
-                text.LabelFontColor = share > 0.5 ? Colors.White : Colors.Black;
-                text.LabelBold = row == col;
-            }
+            for (int col = 0; col < n; col++) shares[col, n - 1 - row] = total > 0 ? (double)counts[row, col] / total : 0;
         }
+        model.Series.Add(new CountHeatMapSeries(counts)
+        {
+            X0 = 0,
+            X1 = n - 1,
+            Y0 = 0,
+            Y1 = n - 1,
+            Data = shares,
+            Interpolate = false,
+            RenderMethod = HeatMapRenderMethod.Rectangles,
+            LabelFontSize = fontSize / cell, // a fraction of the cell height
+        });
 
-        var labels = classes.Select(c => ChartImage.Shorten(c, 24)).ToArray();
-        var positions = Enumerable.Range(0, n).Select(i => (double)i).ToArray();
-        plot.Axes.Bottom.SetTicks(positions, labels);
-        plot.Axes.Left.SetTicks(positions.Select(p => n - 1 - p).ToArray(), labels);
-        plot.Axes.Bottom.TickLabelStyle.Rotation = -45;
-        plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.UpperRight;
-        // ScottPlot sizes the axis for unrotated labels: reserve the height of the longest label turned by 45 degrees.
-        using var font = new SKFont(ReportFont.Typeface, ChartImage.TickFontSize);
-        float longest = labels.Max(l => font.MeasureText(l));
-        plot.Axes.Bottom.MinimumSize = (longest + ChartImage.TickFontSize) * MathF.Sqrt(0.5f) + 35;
-        plot.Axes.Right.MinimumSize = 24; // keep the last column off the image edge
-        plot.Axes.SetLimits(-0.5, n - 0.5, -0.5, n - 0.5);
-        plot.HideGrid();
-
+        // The plot area gets n cells each way; the margins hold the titles, the (rotated) class names and the colour bar.
+        using var paint = ReportFont.TextPaint((float)ChartImage.TickFontSize, SkiaSharp.SKColors.Black);
+        double longest = labels.Max(l => paint.MeasureText(l));
         int side = n * cell;
-        return ChartImage.ToPng(plot, side + 260, side + 230);
+        int left = (int)Math.Ceiling(longest) + 70, bottom = (int)Math.Ceiling(longest * Math.Sqrt(0.5)) + 80;
+        return ChartImage.ToPng(model, left + side + 150, side + bottom + 60);
     }
 
-    private static Color Lerp(Color from, Color to, double t) => new(
-        (byte)Math.Round(from.R + (to.R - from.R) * t),
-        (byte)Math.Round(from.G + (to.G - from.G) * t),
-        (byte)Math.Round(from.B + (to.B - from.B) * t));
+    private static CategoryAxis ClassAxis(AxisPosition position, string title, IEnumerable<string> labels)
+    {
+        var axis = new CategoryAxis
+        {
+            Position = position,
+            Title = title,
+            TitleFontSize = ChartImage.AxisTitleFontSize,
+            IsPanEnabled = false,
+            IsZoomEnabled = false,
+        };
+        axis.Labels.AddRange(labels);
+        return axis;
+    }
+
+    /// <summary>A heat map whose cells are shaded by row share but labelled with the raw counts.</summary>
+    private sealed class CountHeatMapSeries(long[,] counts) : HeatMapSeries
+    {
+        /// <summary>The count of cell (<paramref name="i"/>, <paramref name="j"/>) = (predicted, rows from the bottom).</summary>
+        protected override string GetLabel(double v, int i, int j) =>
+            counts[counts.GetLength(0) - 1 - j, i].ToString(CultureInfo.InvariantCulture);
+    }
 }
