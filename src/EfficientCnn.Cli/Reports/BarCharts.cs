@@ -81,14 +81,18 @@ internal static class BarCharts
         return axis;
     }
 
-    /// <summary>The value axis from 0 to <paramref name="max"/>, with percent ticks up to 100 % only.</summary>
+    /// <summary>
+    /// The value axis from 0 to <paramref name="max"/>; ticks and grid lines stop at 100 %, the rest is room for labels.
+    /// </summary>
     private static LinearAxis Fractions(string title, double max)
     {
-        var axis = ChartImage.ValueAxis(AxisPosition.Bottom, title);
+        var axis = ChartImage.ValueAxis(AxisPosition.Bottom, title, grid: false);
         axis.Minimum = 0;
         axis.Maximum = max;
         axis.MajorStep = 0.2;
-        axis.MinorStep = 0.1;
+        axis.MinorTickSize = 0;
+        axis.ExtraGridlines = [0.2, 0.4, 0.6, 0.8, 1.0];
+        axis.ExtraGridlineColor = ChartImage.GridColor;
         axis.LabelFormatter = v => v <= 1 + 1e-9 ? (v * 100).ToString("0", CultureInfo.InvariantCulture) + "%" : "";
         return axis;
     }

@@ -25,7 +25,8 @@ internal static class ChartImage
     /// <summary>Font size of axis titles.</summary>
     public const double AxisTitleFontSize = 15;
 
-    private static readonly OxyColor GridColor = OxyColor.FromRgb(0xe4, 0xe4, 0xe4);
+    /// <summary>Grid lines: light enough to stay behind the data.</summary>
+    public static readonly OxyColor GridColor = OxyColor.FromRgb(0xe4, 0xe4, 0xe4);
 
     /// <summary>Shortens <paramref name="text"/> to at most <paramref name="max"/> characters with an ellipsis.</summary>
     public static string Shorten(string text, int max) => text.Length <= max ? text : text[..(max - 1)] + "…";

@@ -10,31 +10,41 @@ internal static class LearningCurvesChart
 {
     public static byte[] Render(IReadOnlyList<EpochRecord> history)
     {
-        var loss = Panel("Loss", "loss", LegendPosition.RightTop);
+        // Both panels span the same epochs, half an epoch beyond the first and last so their markers stay off the frame.
+        double first = history.Min(e => e.Epoch) - 0.5, last = history.Max(e => e.Epoch) + 0.5;
+        var (loss, lossAxis) = Panel("Loss", "loss", LegendPosition.RightTop, first, last);
+        lossAxis.Minimum = 0; // losses are never negative; a zero baseline shows how far training got
         AddSeries(loss, history, e => e.TrainLoss, "train", ChartImage.Primary);
         AddSeries(loss, history, e => e.ValidationLoss, "validation", ChartImage.Secondary);
 
-        var accuracy = Panel("Accuracy", "accuracy (%)", LegendPosition.RightBottom);
-        accuracy.Axes[1].Minimum = 0;
-        accuracy.Axes[1].Maximum = 102;
-        accuracy.Axes[1].MajorStep = 20;
+        var (accuracy, accuracyAxis) = Panel("Accuracy", "accuracy (%)", LegendPosition.RightBottom, first, last);
+        accuracyAxis.Minimum = 0;
+        accuracyAxis.Maximum = 102;
+        accuracyAxis.MajorStep = 20;
         AddSeries(accuracy, history, e => e.TrainAccuracy * 100, "train", ChartImage.Primary);
         AddSeries(accuracy, history, e => e.ValidationAccuracy * 100, "validation", ChartImage.Secondary);
 
+        foreach (var panel in new[] { loss, accuracy })
+            if (panel.Series.Count == 0) panel.Subtitle = "no finite values";
         return ChartImage.ToPng([loss, accuracy], 600, 440);
     }
 
-    private static PlotModel Panel(string title, string yTitle, LegendPosition legend)
+    /// <summary>A panel with an epoch axis and a value axis, returned for its caller to bound.</summary>
+    private static (PlotModel Model, LinearAxis Values) Panel(string title, string yTitle, LegendPosition legend, double first, double last)
     {
         var model = ChartImage.NewModel(title);
         var epochs = ChartImage.ValueAxis(AxisPosition.Bottom, "epoch");
         // Epochs are whole numbers: fractional ticks would suggest measurements between them.
         epochs.MinimumMajorStep = 1;
         epochs.MinimumMinorStep = 1;
+        epochs.Minimum = first;
+        epochs.Maximum = last;
         model.Axes.Add(epochs);
-        model.Axes.Add(ChartImage.ValueAxis(AxisPosition.Left, yTitle));
+        var values = ChartImage.ValueAxis(AxisPosition.Left, yTitle);
+        values.MaximumPadding = 0.05;
+        model.Axes.Add(values);
         model.Legends.Add(ChartImage.LegendInside(legend));
-        return model;
+        return (model, values);
     }
 
     /// <summary>Adds the finite points of one series (a diverged run's NaN loss is left out, not plotted as a gap-filler).</summary>
