@@ -1,5 +1,8 @@
 using System.Globalization;
-using ScottPlot;
+using OxyPlot;
+using OxyPlot.Annotations;
+using OxyPlot.Axes;
+using OxyPlot.Series;
 
 namespace EfficientCnn.Cli.Reports;
 
@@ -9,85 +12,106 @@ internal static class BarCharts
     /// <summary>Most candidates the leaderboard picture shows (the HTML table lists them all).</summary>
     public const int MaxLeaderboardBars = 40;
 
+    private const double BarLabelFontSize = 12;
+
     /// <summary>Precision and recall bars per class, first class at the top.</summary>
     public static byte[] PerClass(IReadOnlyList<ClassMetrics> metrics)
     {
-        int n = metrics.Count;
-        var plot = ChartImage.NewPlot("Precision and recall per class", "score", "");
-        var bars = new List<Bar>();
-        for (int k = 0; k < n; k++)
-        {
-            double y = n - 1 - k;
-            bars.Add(Bar(y + 0.2, metrics[k].Precision, ChartImage.Primary, Percent(metrics[k].Precision)));
-            bars.Add(Bar(y - 0.2, metrics[k].Recall, ChartImage.Secondary, Percent(metrics[k].Recall)));
-        }
-        var labels = metrics.Select(m => $"{ChartImage.Shorten(m.Label, 28)} (n={m.Support})").ToArray();
-        AddHorizontalBars(plot, bars, labels);
-        plot.Axes.SetLimitsX(0, 1.15); // room for the value labels right of a full bar
-        SetFractionTicks(plot);
-        ShowLegendBelow(plot,
-            [new LegendItem { LabelText = "precision", FillColor = ChartImage.Primary }, new LegendItem { LabelText = "recall", FillColor = ChartImage.Secondary }]);
-        return ChartImage.ToPng(plot, 900, Height(n, 44));
+        var model = ChartImage.NewModel("Precision and recall per class");
+        var labels = metrics.Select(m => $"{ChartImage.Shorten(m.Label, 28)} (n={m.Support})");
+        model.Axes.Add(Categories(labels, gapWidth: 0.4));
+        model.Axes.Add(Fractions("score", max: 1.15)); // room for the value labels right of a full bar
+        model.Series.Add(Bars("precision", ChartImage.Primary, metrics.Select(m => m.Precision)));
+        model.Series.Add(Bars("recall", ChartImage.Secondary, metrics.Select(m => m.Recall)));
+        model.Legends.Add(ChartImage.LegendBelow());
+        return ChartImage.ToPng(model, 900, Height(metrics.Count, 44));
     }
 
     /// <summary>Validation accuracy per candidate, best at the top; candidates over the latency budget in red.</summary>
     public static byte[] Leaderboard(IReadOnlyList<LeaderboardEntry> entries)
     {
         var shown = entries.OrderByDescending(e => e.ValidationAccuracy).Take(MaxLeaderboardBars).ToArray();
-        int n = shown.Length;
-        string title = entries.Count > n ? $"Leaderboard (best {n} of {entries.Count})" : "Leaderboard";
-        var plot = ChartImage.NewPlot(title, "validation accuracy", "");
-        var bars = new List<Bar>();
-        for (int k = 0; k < n; k++)
+        string title = entries.Count > shown.Length ? $"Leaderboard (best {shown.Length} of {entries.Count})" : "Leaderboard";
+        var model = ChartImage.NewModel(title);
+        model.Axes.Add(Categories(shown.Select(e => ChartImage.Shorten($"{e.Name} ({e.Backbone}, {e.Mode})", 44)), gapWidth: 0.5));
+        model.Axes.Add(Fractions("validation accuracy", max: 1.32)); // room for "accuracy, latency (too slow)" right of a full bar
+
+        // One series per colour, stacked into the same slot, so the legend explains the colours; each candidate has a
+        // bar in exactly one of them.
+        var meets = new BarSeries { Title = "meets latency", FillColor = ChartImage.Primary, IsStacked = true };
+        var misses = new BarSeries { Title = "misses latency", FillColor = ChartImage.Failing, IsStacked = true };
+        for (int k = 0; k < shown.Length; k++)
         {
             var e = shown[k];
+            double value = Finite(e.ValidationAccuracy);
+            (e.MeetsLatency ? meets : misses).Items.Add(new BarItem(value) { CategoryIndex = k });
             string label = $"{Percent(e.ValidationAccuracy)}, {e.LatencyMs.ToString("0.0", CultureInfo.InvariantCulture)} ms"
                 + (e.MeetsLatency ? "" : " (too slow)");
-            bars.Add(Bar(n - 1 - k, e.ValidationAccuracy, e.MeetsLatency ? ChartImage.Primary : ChartImage.Failing, label, size: 0.7));
+            model.Annotations.Add(new TextAnnotation
+            {
+                Text = label,
+                TextPosition = new DataPoint(value, k),
+                TextHorizontalAlignment = HorizontalAlignment.Left,
+                TextVerticalAlignment = VerticalAlignment.Middle,
+                Offset = new ScreenVector(5, 0),
+                FontSize = BarLabelFontSize,
+                Stroke = OxyColors.Undefined,
+                StrokeThickness = 0,
+            });
         }
-        var labels = shown.Select(e => ChartImage.Shorten($"{e.Name} ({e.Backbone}, {e.Mode})", 44)).ToArray();
-        AddHorizontalBars(plot, bars, labels);
-        plot.Axes.SetLimitsX(0, 1.32); // room for "accuracy, latency (too slow)" right of a full bar
-        SetFractionTicks(plot);
-        ShowLegendBelow(plot,
-            [new LegendItem { LabelText = "meets latency", FillColor = ChartImage.Primary }, new LegendItem { LabelText = "misses latency", FillColor = ChartImage.Failing }]);
-        return ChartImage.ToPng(plot, 1000, Height(n, 36));
+        model.Series.Add(meets);
+        model.Series.Add(misses);
+        model.Legends.Add(ChartImage.LegendBelow());
+        return ChartImage.ToPng(model, 1000, Height(shown.Length, 36));
     }
 
-    /// <summary>A legend under the chart, where it cannot cover a bar or its label.</summary>
-    private static void ShowLegendBelow(Plot plot, LegendItem[] items)
+    /// <summary>The category axis on the left, first label at the top.</summary>
+    private static CategoryAxis Categories(IEnumerable<string> labels, double gapWidth)
     {
-        plot.Legend.ManualItems.AddRange(items);
-        plot.Legend.FontSize = 13;
-        plot.Legend.Orientation = Orientation.Horizontal;
-        plot.ShowLegend(Edge.Bottom);
+        var axis = new CategoryAxis
+        {
+            Position = AxisPosition.Left,
+            GapWidth = gapWidth,
+            StartPosition = 1, // reversed: category 0 at the top, in reading order
+            EndPosition = 0,
+            IsPanEnabled = false,
+            IsZoomEnabled = false,
+        };
+        axis.Labels.AddRange(labels);
+        return axis;
     }
 
-    private static Bar Bar(double position, double value, Color color, string label, double size = 0.38) => new()
+    /// <summary>
+    /// The value axis from 0 to <paramref name="max"/>; ticks and grid lines stop at 100 %, the rest is room for labels.
+    /// </summary>
+    private static LinearAxis Fractions(string title, double max)
     {
-        Position = position,
-        Value = double.IsFinite(value) ? value : 0,
-        FillColor = color,
-        Size = size,
-        Label = label,
-    };
-
-    private static void AddHorizontalBars(Plot plot, List<Bar> bars, string[] labels)
-    {
-        var barPlot = plot.Add.Bars(bars);
-        barPlot.Horizontal = true;
-        barPlot.ValueLabelStyle.FontSize = 12;
-        int n = labels.Length;
-        plot.Axes.Left.SetTicks(Enumerable.Range(0, n).Select(k => (double)(n - 1 - k)).ToArray(), labels);
-        plot.Axes.SetLimitsY(-0.6, n - 0.4);
-        plot.Grid.YAxisStyle.MajorLineStyle.Width = 0; // bars need no horizontal grid lines
+        var axis = ChartImage.ValueAxis(AxisPosition.Bottom, title, grid: false);
+        axis.Minimum = 0;
+        axis.Maximum = max;
+        axis.MajorStep = 0.2;
+        axis.MinorTickSize = 0;
+        axis.ExtraGridlines = [0.2, 0.4, 0.6, 0.8, 1.0];
+        axis.ExtraGridlineColor = ChartImage.GridColor;
+        axis.LabelFormatter = v => v <= 1 + 1e-9 ? (v * 100).ToString("0", CultureInfo.InvariantCulture) + "%" : "";
+        return axis;
     }
 
-    private static void SetFractionTicks(Plot plot)
+    private static BarSeries Bars(string title, OxyColor color, IEnumerable<double> values)
     {
-        double[] ticks = [0, 0.2, 0.4, 0.6, 0.8, 1.0];
-        plot.Axes.Bottom.SetTicks(ticks, ticks.Select(t => $"{t * 100:0}%").ToArray());
+        var series = new BarSeries
+        {
+            Title = title,
+            FillColor = color,
+            LabelFormatString = "{0:0.0%}",
+            LabelPlacement = LabelPlacement.Outside,
+            FontSize = BarLabelFontSize,
+        };
+        series.Items.AddRange(values.Select(v => new BarItem(Finite(v))));
+        return series;
     }
+
+    private static double Finite(double value) => double.IsFinite(value) ? value : 0;
 
     private static string Percent(double fraction) => (fraction * 100).ToString("0.0", CultureInfo.InvariantCulture) + "%";
 

@@ -5,7 +5,7 @@ namespace EfficientCnn.Cli.Reports;
 
 /// <summary>
 /// misclassified.png: up to <see cref="MaxItems"/> thumbnails, each captioned "true → predicted (score)". Drawn with
-/// SkiaSharp directly: ScottPlot has no image grid. An image that cannot be read becomes a grey "unreadable" tile.
+/// SkiaSharp directly: OxyPlot has no image grid. An image that cannot be read becomes a grey "unreadable" tile.
 /// </summary>
 internal static class MisclassifiedGrid
 {
@@ -14,6 +14,7 @@ internal static class MisclassifiedGrid
 
     private const int Columns = 6, Thumb = 150, Pad = 12, TileWidth = Thumb + 2 * Pad, CaptionHeight = 44, Header = 48;
     private const int TileHeight = Thumb + CaptionHeight + Pad;
+    private static readonly SKColor Ink = new(0x22, 0x22, 0x22);
 
     public static byte[] Render(IReadOnlyList<Misclassified> items)
     {
@@ -25,47 +26,44 @@ internal static class MisclassifiedGrid
         var canvas = surface.Canvas;
         canvas.Clear(SKColors.White);
 
-        var typeface = ReportFont.Typeface;
-        using var titleFont = new SKFont(typeface, 20) { Edging = SKFontEdging.Antialias };
-        using var captionFont = new SKFont(typeface, 13) { Edging = SKFontEdging.Antialias };
-        using var ink = new SKPaint { Color = new SKColor(0x22, 0x22, 0x22), IsAntialias = true };
-        using var scoreInk = new SKPaint { Color = new SKColor(0x66, 0x66, 0x66), IsAntialias = true };
+        using var titleInk = ReportFont.TextPaint(20, Ink);
+        using var captionInk = ReportFont.TextPaint(13, Ink, SKTextAlign.Center);
+        using var scoreInk = ReportFont.TextPaint(13, new SKColor(0x66, 0x66, 0x66), SKTextAlign.Center);
         string title = items.Count > shown.Length ? $"Misclassified images (first {shown.Length} of {items.Count})" : "Misclassified images";
-        canvas.DrawText(title, Pad, 32, SKTextAlign.Left, titleFont, ink);
+        canvas.DrawText(title, Pad, 32, titleInk);
 
-        string arrow = typeface.ContainsGlyph('→') ? " → " : " -> ";
+        string arrow = ReportFont.Typeface.ContainsGlyph('→') ? " → " : " -> ";
         for (int i = 0; i < shown.Length; i++)
         {
             var item = shown[i];
             float x = i % Columns * TileWidth + Pad, y = Header + i / Columns * TileHeight;
-            DrawThumbnail(canvas, item.ImagePath, SKRect.Create(x, y, Thumb, Thumb), captionFont);
+            DrawThumbnail(canvas, item.ImagePath, SKRect.Create(x, y, Thumb, Thumb));
             float cx = x + Thumb / 2f, line1 = y + Thumb + 18, line2 = line1 + 17;
-            string labels = Caption(item.TrueLabel, arrow, item.PredictedLabel, captionFont, Thumb + Pad);
-            canvas.DrawText(labels, cx, line1, SKTextAlign.Center, captionFont, ink);
-            canvas.DrawText($"({item.Score.ToString("0.00", CultureInfo.InvariantCulture)})", cx, line2, SKTextAlign.Center, captionFont, scoreInk);
+            canvas.DrawText(Caption(item.TrueLabel, arrow, item.PredictedLabel, captionInk, Thumb + Pad), cx, line1, captionInk);
+            canvas.DrawText($"({item.Score.ToString("0.00", CultureInfo.InvariantCulture)})", cx, line2, scoreInk);
         }
         return ChartImage.Encode(surface);
     }
 
     /// <summary>Draws the image scaled to fit <paramref name="box"/> (aspect kept, centred), or a grey "unreadable" tile.</summary>
-    private static void DrawThumbnail(SKCanvas canvas, string path, SKRect box, SKFont font)
+    private static void DrawThumbnail(SKCanvas canvas, string path, SKRect box)
     {
         using var image = TryDecode(path);
-        using var frame = new SKPaint { Color = new SKColor(0xcc, 0xcc, 0xcc), Style = SKPaintStyle.Stroke, StrokeWidth = 1 };
         if (image is null)
         {
             using var grey = new SKPaint { Color = new SKColor(0xb0, 0xb0, 0xb0) };
-            using var text = new SKPaint { Color = new SKColor(0x40, 0x40, 0x40), IsAntialias = true };
+            using var text = ReportFont.TextPaint(13, new SKColor(0x40, 0x40, 0x40), SKTextAlign.Center);
             canvas.DrawRect(box, grey);
-            canvas.DrawText("unreadable", box.MidX, box.MidY + 5, SKTextAlign.Center, font, text);
+            canvas.DrawText("unreadable", box.MidX, box.MidY + 5, text);
             return;
         }
         float scale = Math.Min(box.Width / image.Width, box.Height / image.Height);
         float w = image.Width * scale, h = image.Height * scale;
         var target = SKRect.Create(box.MidX - w / 2, box.MidY - h / 2, w, h);
-        // Mipmapped sampling keeps large photos from aliasing when shrunk; cubic is smoother for enlarged icons.
-        var sampling = scale < 1 ? new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear) : new SKSamplingOptions(SKCubicResampler.Mitchell);
+        // High quality: mipmaps keep large photos from aliasing when shrunk, bicubic keeps enlarged icons smooth.
+        using var sampling = new SKPaint { FilterQuality = SKFilterQuality.High, IsAntialias = true };
         canvas.DrawImage(image, target, sampling);
+        using var frame = new SKPaint { Color = new SKColor(0xcc, 0xcc, 0xcc), Style = SKPaintStyle.Stroke, StrokeWidth = 1 };
         canvas.DrawRect(box, frame);
     }
 
@@ -85,10 +83,10 @@ internal static class MisclassifiedGrid
     }
 
     /// <summary>"true → predicted", shortening the longer label (with an ellipsis) until it fits <paramref name="width"/> pixels.</summary>
-    private static string Caption(string trueLabel, string arrow, string predicted, SKFont font, float width)
+    private static string Caption(string trueLabel, string arrow, string predicted, SKPaint paint, float width)
     {
         string a = trueLabel, b = predicted;
-        while (font.MeasureText(a + arrow + b) > width && (a.Length > 2 || b.Length > 2))
+        while (paint.MeasureText(a + arrow + b) > width && (a.Length > 2 || b.Length > 2))
         {
             if (a.Length >= b.Length) a = a[..(a.TrimEnd('…').Length - 1)] + "…";
             else b = b[..(b.TrimEnd('…').Length - 1)] + "…";
