@@ -121,9 +121,31 @@ public sealed class ImageDataset
             split is null ? csvPath : $"{csvPath} (split {split})");
     }
 
-    /// <summary>Reads a folder of class folders, or a CSV file (see <see cref="FromCsv"/>), whichever <paramref name="path"/> is.</summary>
-    public static ImageDataset Load(string path, string? split = null) =>
-        File.Exists(path) && path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) ? FromCsv(path, split: split) : FromFolder(path);
+    /// <summary>
+    /// Reads whatever <paramref name="path"/> is: a CSV file (see <see cref="FromCsv"/>), a folder holding MNIST-style IDX
+    /// files (<c>train-images-idx3-ubyte[.gz]</c> + labels, or <c>t10k-*</c> for <paramref name="split"/> "test"), or a
+    /// folder of class folders.
+    /// </summary>
+    public static ImageDataset Load(string path, string? split = null)
+    {
+        if (File.Exists(path) && path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase)) return FromCsv(path, split: split);
+        if (Directory.Exists(path) && FindIdx(path, split == "test" ? "t10k" : "train") is var (images, labels))
+        {
+            bool fashion = path.Contains("fashion", StringComparison.OrdinalIgnoreCase);
+            return IdxDataset.Load(images, labels, fashion ? IdxDataset.FashionMnistClasses : null);
+        }
+        return FromFolder(path);
+    }
+
+    private static (string Images, string Labels)? FindIdx(string directory, string prefix)
+    {
+        foreach (var suffix in new[] { "", ".gz" })
+        {
+            string images = Path.Combine(directory, $"{prefix}-images-idx3-ubyte{suffix}"), labels = Path.Combine(directory, $"{prefix}-labels-idx1-ubyte{suffix}");
+            if (File.Exists(images) && File.Exists(labels)) return (images, labels);
+        }
+        return null;
+    }
 
     /// <summary>The examples at <paramref name="indices"/>, with the same classes.</summary>
     public ImageDataset Subset(IEnumerable<int> indices, string? source = null) =>
