@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using EfficientCnn.Backbones.Onnx;
+using EfficientCnn.Backbones.Imaging;
 using EfficientCnn.Backbones.Registry;
 using EfficientCnn.Backbones.Training;
 using EfficientCnn.MLNet;
@@ -166,6 +167,46 @@ public sealed class MLNetComponentTests
             var single = engine.Predict(rows[i]);
             Assert.That(single.Score, Is.EqualTo(before[i]).Within(1e-5f));
             Assert.That(single.PredictedLabelText, Is.EqualTo(texts[i]));
+        }
+    }
+
+    [Test]
+    public void RealImagesFineTuneEvaluateSaveReloadInAFreshProcessAndBatchScore()
+    {
+        // The end-to-end path on real data shipped in the repository (clipart4, public domain).
+        var ml = new MLContext(seed: 1);
+        var split = File.ReadLines(Path.Combine(TrainingFixtures.Clipart4, "split.csv")).Skip(1).Select(l => l.Split(',')).ToArray();
+        LabeledImageRow[] Part(string name) => split.Where(f => f[2] == name)
+            .Select(f => new LabeledImageRow { ImagePath = Path.Combine(TrainingFixtures.Clipart4, f[0]), Label = f[1] }).ToArray();
+        var train = ml.Data.LoadFromEnumerable(Part("train"));
+        var testRows = Part("test");
+        var test = ml.Data.LoadFromEnumerable(testRows);
+        var labelKeys = ml.Transforms.Conversion.MapValueToKey("Label").Fit(train);
+        var trained = ml.MulticlassClassification.Trainers.FineTuneImageClassifier(new ImageClassifierTrainer.Options
+        {
+            Backbone = SmallZoo, Resolution = 32, Epochs = 1, BatchSize = 16, Scope = TrainScope.LastStages, TrainLastStages = 2, Seed = 1, ScoringBatchSize = 16,
+        }).Fit(labelKeys.Transform(train));
+        var metrics = ml.MulticlassClassification.Evaluate(trained.Transform(labelKeys.Transform(test)));
+        Assert.That(metrics.ConfusionMatrix.NumberOfClasses, Is.EqualTo(4));
+        Assert.That(metrics.ConfusionMatrix.Counts.Sum(r => r.Sum()), Is.EqualTo(60), "every test image scored once");
+
+        // The saved model needs no Label column: the trained transformer, then the key mapped back to the class name.
+        var model = new TransformerChain<ITransformer>(trained, ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(trained.Transform(labelKeys.Transform(train))));
+        string zip = Path.Combine(folder, "clipart.zip");
+        ml.Model.Save(model, train.Schema, zip);
+        var expected = ml.Data.CreateEnumerable<MLNetPersistenceTests.ScoredImageRowPublic>(model.Transform(test), reuseRowObject: false).ToArray();
+        string list = Path.Combine(folder, "images.txt"), output = Path.Combine(folder, "fresh.txt");
+        File.WriteAllLines(list, testRows.Select(r => r.ImagePath));
+        var (code, log) = MLNetPersistenceTests.RunFreshProcessPublic("mlnet-load", zip, list, output, "register");
+        Assert.That(code, Is.EqualTo(0), log);
+        var fresh = File.ReadAllLines(output);
+        Assert.That(fresh, Has.Length.EqualTo(60));
+        for (int i = 0; i < fresh.Length; i++)
+        {
+            var parts = fresh[i].Split('\t');
+            Assert.That(parts[0], Is.EqualTo(expected[i].PredictedLabel), $"row {i} label");
+            var scores = parts[1].Split(' ').Select(v => BitConverter.Int32BitsToSingle(int.Parse(v, CultureInfo.InvariantCulture))).ToArray();
+            Assert.That(scores, Is.EqualTo(expected[i].Score), $"row {i}: bit-identical scores in the fresh process");
         }
     }
 

@@ -169,6 +169,19 @@ public sealed class MLNetPersistenceTests
         return (parts[1].Split(' ').Select(s => BitConverter.Int32BitsToSingle(int.Parse(s, CultureInfo.InvariantCulture))).ToArray(), parts[0]);
     }
 
+    /// <summary>Runs this test assembly as a fresh process (see <see cref="FreshProcessProgram"/>).</summary>
+    internal static (int Code, string Output) RunFreshProcessPublic(params string[] args) => RunFreshProcess(args);
+
+    /// <summary>The scored row as the fresh process reads it.</summary>
+    internal sealed class ScoredImageRowPublic
+    {
+        /// <summary>Class probabilities.</summary>
+        public float[] Score { get; set; } = [];
+
+        /// <summary>Most probable class.</summary>
+        public string PredictedLabel { get; set; } = "";
+    }
+
     private static (int Code, string Output) RunFreshProcess(params string[] args)
     {
         string testAssembly = typeof(MLNetPersistenceTests).Assembly.Location;
