@@ -28,37 +28,40 @@ internal static class AccuracyBench
         bool isResNet18 = source.Path is { } p && MlNetResNet18.Is(p);
         PreprocessingSpec? spec = isResNet18 ? MlNetResNet18.Preprocessing(224) : null;
         string? outputTensor = a.Get("output-tensor") ?? (isResNet18 ? MlNetResNet18.PooledOutput : null);
-        int resolution = a.Int("resolution", 160);
+        // A foreign ONNX file with a fixed input size (ML.NET's ResNet18: 224) can only be fine-tuned at that size.
+        int resolution = a.Int("resolution", isResNet18 ? 224 : 160);
+        var methods = (a.Get("methods") ?? "mlnet,featurize,finetune").Split(',');
         Console.WriteLine($"{train.Length} train / {test.Length} test images; backbone {source}; fine-tuning at {resolution} px");
 
         var ml = new MLContext(seed: 1);
         var trainView = ml.Data.LoadFromEnumerable(train);
         var testView = ml.Data.LoadFromEnumerable(test);
         var labels = ml.Transforms.Conversion.MapValueToKey("Label").Fit(trainView);
-        var outcomes = new List<Outcome>
-        {
-            Evaluate(ml, "ML.NET DnnFeaturizeImage ResNet18 + LbfgsMaximumEntropy", labels, trainView, testView,
+        var outcomes = new List<Outcome>();
+        if (methods.Contains("mlnet"))
+            outcomes.Add(Evaluate(ml, "ML.NET DnnFeaturizeImage ResNet18 + LbfgsMaximumEntropy", labels, trainView, testView,
                 ml.Transforms.LoadImages("Image", imageFolder: null, inputColumnName: nameof(ImageRow.ImagePath))
                     .Append(ml.Transforms.ResizeImages("Image", 224, 224))
                     .Append(ml.Transforms.ExtractPixels("Pixels", "Image", interleavePixelColors: false))
                     .Append(ml.Transforms.DnnFeaturizeImage("Features", m => m.ModelSelector.ResNet18(ml, m.OutputColumn, m.InputColumn), "Pixels"))
                     // L-BFGS passes over the data many times: featurize once (as ML.NET's samples do).
                     .AppendCacheCheckpoint(ml)
-                    .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Features"))),
-            Evaluate(ml, $"FeaturizeImages {source.Name} + LbfgsMaximumEntropy", labels, trainView, testView,
+                    .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Features"))));
+        if (methods.Contains("featurize"))
+            outcomes.Add(Evaluate(ml, $"FeaturizeImages {source.Name} + LbfgsMaximumEntropy", labels, trainView, testView,
                 ml.Transforms.FeaturizeImages(new ImageFeaturizerOptions { Backbone = backbone, OutputTensorName = outputTensor, Preprocessing = spec })
                     .AppendCacheCheckpoint(ml)
-                    .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Features"))),
-        };
+                    .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Features"))));
         int epochs = a.Int("epochs", 4);
-        outcomes.Add(Evaluate(ml, $"FineTuneImageClassifier {source.Name}, {resolution} px, {epochs} epochs, Scope All", labels, trainView, testView,
-            ml.MulticlassClassification.Trainers.FineTuneImageClassifier(new ImageClassifierTrainer.Options
-            {
-                Backbone = backbone, Preprocessing = spec, Resolution = resolution, Epochs = epochs, BatchSize = 32, Seed = 1,
-                OnEpoch = m => Console.WriteLine($"  epoch {m.Epoch}: loss {F(m.TrainLoss, 3)}, train accuracy {F(m.TrainAccuracy, 3)}, {F(m.ImagesPerSecond)} img/s"),
-            })));
+        if (methods.Contains("finetune"))
+            outcomes.Add(Evaluate(ml, $"FineTuneImageClassifier {source.Name}, {resolution} px, {epochs} epochs, Scope All", labels, trainView, testView,
+                ml.MulticlassClassification.Trainers.FineTuneImageClassifier(new ImageClassifierTrainer.Options
+                {
+                    Backbone = backbone, Preprocessing = spec, Resolution = resolution, Epochs = epochs, BatchSize = 32, Seed = 1,
+                    OnEpoch = m => Console.WriteLine($"  epoch {m.Epoch}: loss {F(m.TrainLoss, 3)}, train accuracy {F(m.TrainAccuracy, 3)}, {F(m.ImagesPerSecond)} img/s"),
+                })));
 
-        Table.Print($"Accuracy on {Path.GetFileName(Path.TrimEndingDirectorySeparator(dir))} ({train.Length} train, {test.Length} test, {labels.GetOutputSchema(trainView.Schema)["Label"].Type is KeyDataViewType k ? k.Count : 0} classes)",
+        Table.Print($"Accuracy on {Path.GetFileName(Path.TrimEndingDirectorySeparator(dir))} ({train.Length} train, {test.Length} test, {(labels.GetOutputSchema(trainView.Schema)["Label"].Type is KeyDataViewType k ? k.Count : 0)} classes)",
             ["method", "micro accuracy", "macro accuracy", "train s", "test s"],
             outcomes.Select(o => new[] { o.Method, F(o.Metrics.MicroAccuracy, 3), F(o.Metrics.MacroAccuracy, 3), F(o.TrainSeconds), F(o.TestSeconds) }));
         return 0;

@@ -34,7 +34,7 @@ static int Usage()
           score            --images DIR [--count 200] [--rounds 2]
           first-prediction [--images DIR] [--runs 5]
           finetune         --images DIR [--count 128]
-          accuracy         --data DIR [--backbone NAME|FILE.onnx] [--output-tensor NAME] [--epochs 4] [--resolution R]
+          accuracy         --data DIR [--backbone NAME|FILE.onnx] [--output-tensor NAME] [--epochs 4] [--resolution R] [--methods mlnet,featurize,finetune]
         """);
     return 2;
 }
