@@ -1,0 +1,40 @@
+using EfficientCnn.Backbones.Runtime;
+using EfficientCnn.Bench;
+
+// The malloc and thread settings every TorchSharp user of the library should apply; ML.NET variants run under them too.
+if (args is not ["first-prediction-child", ..]) TorchRuntime.Configure(); // a load-only app never touches libtorch
+var parsed = BenchArgs.Parse(args);
+try
+{
+    return parsed.Command switch
+    {
+        "featurize" => FeaturizeBench.Run(parsed),
+        "featurize-child" => FeaturizeBench.Child(parsed),
+        "score" => ScoreBench.Run(parsed),
+        "score-child" => ScoreBench.Child(parsed),
+        "first-prediction" => FirstPredictionBench.Run(parsed),
+        "first-prediction-child" => FirstPredictionBench.Child(parsed),
+        "finetune" => FinetuneBench.Run(parsed),
+        "finetune-child" => FinetuneBench.Child(parsed),
+        "accuracy" => AccuracyBench.Run(parsed),
+        _ => Usage(),
+    };
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}
+
+static int Usage()
+{
+    Console.Error.WriteLine("""
+        usage: EfficientCnn.Bench <command> [options]
+          featurize        --images DIR [--count 200] [--resolution 224] [--rounds 2]
+          score            --images DIR [--count 200] [--rounds 2]
+          first-prediction [--images DIR] [--runs 5]
+          finetune         --images DIR [--count 128]
+          accuracy         --data DIR [--backbone NAME|FILE.onnx] [--output-tensor NAME] [--epochs 4] [--resolution R] [--methods mlnet,featurize,finetune]
+        """);
+    return 2;
+}
