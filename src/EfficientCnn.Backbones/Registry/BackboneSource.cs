@@ -116,6 +116,8 @@ public sealed class BackboneSource
     /// <exception cref="InvalidDataException">The ONNX file is not a usable image model (the file is named).</exception>
     public Backbone CreateFeatureExtractor(int seed = 0)
     {
+        Runtime.TorchRuntime.Configure(); // before the first tensor: libtorch is several times slower without it
+
         if (Path is null)
         {
             torch.random.manual_seed(seed);
