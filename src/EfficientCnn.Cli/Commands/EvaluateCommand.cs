@@ -19,7 +19,7 @@ public sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
 
         /// <summary>Labelled images.</summary>
         [CommandOption("--data <DIR|CSV>")]
-        [Description("Folder of class folders, or a CSV path,label[,split].")]
+        [Description("Folder of class folders, or a CSV path,label[[,split]].")]
         public string? Data { get; init; }
 
         /// <summary>CSV split.</summary>

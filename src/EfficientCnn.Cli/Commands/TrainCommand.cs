@@ -19,7 +19,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
     {
         /// <summary>Training images.</summary>
         [CommandOption("--data <DIR|CSV>")]
-        [Description("Folder of class folders (DIR/cat/1.png), or a CSV path,label[,split] (with a split column only 'train' rows are used).")]
+        [Description("Folder of class folders (DIR/cat/1.png), or a CSV path,label[[,split]] (with a split column only 'train' rows are used).")]
         public string? Data { get; init; }
 
         /// <summary>Model zip to write.</summary>
@@ -116,6 +116,17 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         _ => null,
     };
 
+    /// <summary>Refuses to save a model when fewer than two training images could be read (the trainer skips unreadable ones).</summary>
+    private static void EnsureSomethingWasLearned(ClassifierTraining training, TrainingResult result)
+    {
+        var bad = result.BadImages.Images.Select(b => b.Image).ToHashSet(StringComparer.Ordinal);
+        int readable = training.Train.Items.Count(i => !bad.Contains(i.Image.Name));
+        if (readable >= 2) return;
+        var example = result.BadImages.Images.FirstOrDefault();
+        throw new InvalidDataException($"Only {readable} of the {training.Train.Count} training images could be read" +
+                                       (example is null ? "." : $", e.g. {example.Image}: {example.Reason}"));
+    }
+
     /// <inheritdoc />
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken) =>
         OnnxCommandHelpers.Guard(false, () =>
@@ -146,18 +157,19 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             }
 
             var result = final.Result;
+            EnsureSomethingWasLearned(training, result);
             if (result.Cancelled) AnsiConsole.WriteLine("Stopped early (time budget or Ctrl-C); keeping the best model so far.");
             if (result.BadImages.Count > 0)
                 AnsiConsole.MarkupLineInterpolated($"[yellow]warning:[/] skipped {result.BadImages.Count} unreadable images, e.g. {result.BadImages.Images[0].Image}: {result.BadImages.Images[0].Reason}");
             var pipeline = training.Pipeline(final.Scorer);
             ModelFiles.Save(ml, pipeline, output);
-            AnsiConsole.WriteLine($"Saved {output} ({final.Backbone}, {result.History.Count} epochs, best epoch {result.BestEpoch}, {final.Seconds:F1} s)");
+            AnsiConsole.WriteLine($"Saved {output} ({final.Backbone}, epochs {result.History.Count}, best {result.BestEpoch}, {final.Seconds:F1} s)");
 
             ClassificationEvaluation? evaluation = null;
             if (training.Validation is { } validation)
             {
                 evaluation = ClassificationEvaluation.Run(ml, new LoadedModel(output, pipeline, final.Scorer), validation);
-                AnsiConsole.WriteLine($"Validation: micro accuracy {evaluation.MicroAccuracy:P1}, macro accuracy {evaluation.MacroAccuracy:P1}, log-loss {evaluation.LogLoss:F3} on {evaluation.Images} images");
+                AnsiConsole.WriteLine($"Validation ({evaluation.Images} images): micro {evaluation.MicroAccuracy:P1}, macro {evaluation.MacroAccuracy:P1}, log-loss {evaluation.LogLoss:F3}");
             }
             if (settings.Report is not null)
                 ReportBuilder.Write(settings.Report, $"efficientcnn train: {Path.GetFileName(output)}", result.History, evaluation, leaderboard);

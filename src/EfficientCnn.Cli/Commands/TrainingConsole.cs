@@ -15,9 +15,16 @@ internal static class TrainingConsole
     {
         if (!AnsiConsole.Profile.Capabilities.Interactive)
         {
+            int quarter = 0;
             options.OnProgress = p =>
             {
-                if (p.Phase == "features" && p.Done == p.Total) AnsiConsole.WriteLine($"  cached features of {p.Total} images");
+                // Featurizing a large set takes minutes: a line at every quarter shows it is moving.
+                if (p.Phase != "features") return;
+                int reached = 4 * p.Done / Math.Max(1, p.Total);
+                if (p.Done < p.Total / 4) quarter = 0;
+                if (reached <= quarter) return;
+                quarter = reached;
+                AnsiConsole.WriteLine($"  featurizing {p.Done}/{p.Total} images");
             };
             options.OnEpoch = m => AnsiConsole.WriteLine(EpochLine(m));
             return fit();
@@ -49,9 +56,9 @@ internal static class TrainingConsole
             });
     }
 
-    /// <summary>One epoch's figures on one line.</summary>
+    /// <summary>One epoch's loss and accuracy (train, then validation), learning rate and seconds, on one short line (logs wrap at 80).</summary>
     public static string EpochLine(EpochMetrics m) =>
-        $"  epoch {m.Epoch,3}  train loss {m.TrainLoss:F3} acc {m.TrainAccuracy,6:P1}" +
-        (m.ValidationAccuracy is { } va ? $"  val loss {m.ValidationLoss:F3} acc {va,6:P1}" : "") +
-        $"  lr {m.LearningRate:G3}  {m.Seconds:F1} s  {m.ImagesPerSecond:F0} img/s";
+        $"  epoch {m.Epoch,3}  train {m.TrainLoss:F3} {m.TrainAccuracy,6:P1}" +
+        (m.ValidationAccuracy is { } va ? $"  val {m.ValidationLoss:F3} {va,6:P1}" : "") +
+        $"  lr {m.LearningRate:G2}  {m.Seconds:F1}s";
 }
