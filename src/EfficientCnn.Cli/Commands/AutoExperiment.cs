@@ -86,6 +86,11 @@ internal static class AutoExperiment
             AnsiConsole.WriteLine("  stopped before the first epoch finished; left out");
             return null;
         }
+        if (model.Result.History.Count == 0)
+        {
+            AnsiConsole.WriteLine("  no epoch finished within its share of the budget; left out");
+            return null;
+        }
         var onnx = model.Scorer.Model;
         double latency = OnnxLatency.Measure(onnx.Onnx, onnx.Preprocessing.Resolution, batchSize: 1, warmup: 3, runs: 20, threads: 1).MedianMsPerImage;
         string mode = scope == TrainScope.HeadOnly ? "head-only" : "fine-tune";
