@@ -37,6 +37,18 @@ public static class CliApp
             config.AddCommand<SearchCommand>("search")
                 .WithDescription("Latency-aware architecture search (MNASNet-style) on your images and this machine's latency; checkpoints and resumes.")
                 .WithExample("search", "--data", "images/", "--target-latency-ms", "5", "--time", "30m", "--out", "search-out");
+            config.AddCommand<TrainCommand>("train")
+                .WithDescription("Train an image classifier on a folder of class folders (or a CSV) and save an ML.NET model zip (input ImagePath; outputs PredictedLabel, Score). --backbone auto tries several backbones within the time budget.")
+                .WithExample("train", "--data", "images/", "--output", "model.zip", "--time", "10m")
+                .WithExample("train", "--data", "images/", "--output", "model.zip", "--backbone", "auto", "--time", "5m", "--max-latency-ms", "10", "--report", "report/")
+                .WithExample("train", "--data", "split.csv", "--output", "model.zip", "--backbone", "mobilenet_v2_0.5", "--epochs", "5", "--resolution", "128");
+            config.AddCommand<EvaluateCommand>("evaluate")
+                .WithDescription("Evaluate a model zip on labelled images: micro/macro accuracy, log-loss, per-class precision/recall, confusion matrix, images/s.")
+                .WithExample("evaluate", "--model", "model.zip", "--data", "test/", "--json")
+                .WithExample("evaluate", "--model", "model.zip", "--data", "split.csv", "--split", "test", "--report", "report/");
+            config.AddCommand<PredictCommand>("predict")
+                .WithDescription("Classify image files with a model zip and write a CSV path,predictedLabel,score; unreadable files are reported and skipped.")
+                .WithExample("predict", "--model", "model.zip", "--input", "photos/", "--output", "predictions.csv");
         });
         return app;
     }

@@ -1,0 +1,178 @@
+using System.ComponentModel;
+using EfficientCnn.Backbones.Registry;
+using EfficientCnn.Backbones.Training;
+using Microsoft.ML;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace EfficientCnn.Cli.Commands;
+
+/// <summary>
+/// <c>efficientcnn train</c>: fine-tunes a backbone on a folder of class folders (or a CSV) with the ML.NET trainer and
+/// saves a model zip that <c>mlContext.Model.Load</c> restores (input <c>ImagePath</c>; outputs <c>PredictedLabel</c>
+/// as the class name and <c>Score</c>).
+/// </summary>
+public sealed class TrainCommand : Command<TrainCommand.Settings>
+{
+    /// <summary>Options of the train command.</summary>
+    public sealed class Settings : CommandSettings
+    {
+        /// <summary>Training images.</summary>
+        [CommandOption("--data <DIR|CSV>")]
+        [Description("Folder of class folders (DIR/cat/1.png), or a CSV path,label[[,split]] (with a split column only 'train' rows are used).")]
+        public string? Data { get; init; }
+
+        /// <summary>Model zip to write.</summary>
+        [CommandOption("--output <ZIP>")]
+        [Description("Model zip to write (replaced whole or not at all).")]
+        public string? Output { get; init; }
+
+        /// <summary>Backbone.</summary>
+        [CommandOption("--backbone <NAME>")]
+        [Description("Bundled model, zoo variant (efficientcnn zoo), .onnx file, or auto (try several, keep the best). Default: the default bundled model.")]
+        public string? Backbone { get; init; }
+
+        /// <summary>Time budget.</summary>
+        [CommandOption("--time <DURATION>")]
+        [Description("Time budget, e.g. 10m, 90s, 1h: the number of epochs is set from the first epoch's duration.")]
+        public string? Time { get; init; }
+
+        /// <summary>Epochs.</summary>
+        [CommandOption("--epochs <N>")]
+        [Description("Epochs (default 10; with --time, the most epochs).")]
+        public int? Epochs { get; init; }
+
+        /// <summary>Validation fraction.</summary>
+        [CommandOption("--validation-fraction <F>")]
+        [Description("Share of each class held out to pick the best epoch and report accuracy (default 0.2; 0 for none).")]
+        [DefaultValue(0.2)]
+        public double ValidationFraction { get; init; } = 0.2;
+
+        /// <summary>Resolution.</summary>
+        [CommandOption("--resolution <R>")]
+        [Description("Input size (default: the backbone's); smaller trains faster.")]
+        public int? Resolution { get; init; }
+
+        /// <summary>Scope.</summary>
+        [CommandOption("--scope <SCOPE>")]
+        [Description("What to train: all (default), last (the last stages), head (a head on cached features, fastest).")]
+        [DefaultValue("all")]
+        public string Scope { get; init; } = "all";
+
+        /// <summary>Batch size.</summary>
+        [CommandOption("--batch-size <N>")]
+        [Description("Images per step (default 32).")]
+        [DefaultValue(32)]
+        public int BatchSize { get; init; } = 32;
+
+        /// <summary>Latency limit.</summary>
+        [CommandOption("--max-latency-ms <MS>")]
+        [Description("With auto: keep only models at most this slow per image (ONNX Runtime, batch 1, one thread, this machine).")]
+        public double? MaxLatencyMs { get; init; }
+
+        /// <summary>Seed.</summary>
+        [CommandOption("--seed <N>")]
+        [Description("Seed of the split, initialisation and shuffling (default 0).")]
+        [DefaultValue(0)]
+        public int Seed { get; init; }
+
+        /// <summary>Report folder.</summary>
+        [CommandOption("--report <DIR>")]
+        [Description("Write a visual report (learning curves, confusion matrix, per-class bars, misclassified images, leaderboard) to DIR.")]
+        public string? Report { get; init; }
+
+        /// <summary>Checkpoint folder.</summary>
+        [CommandOption("--checkpoint <DIR>")]
+        [Description("Save a checkpoint after every epoch in DIR and resume from it when present.")]
+        public string? Checkpoint { get; init; }
+
+        /// <summary>Whether the backbone is <c>auto</c>.</summary>
+        public bool IsAuto => string.Equals(Backbone, "auto", StringComparison.OrdinalIgnoreCase);
+
+        /// <inheritdoc />
+        public override ValidationResult Validate()
+        {
+            if (string.IsNullOrWhiteSpace(Data)) return ValidationResult.Error("--data is required.");
+            if (string.IsNullOrWhiteSpace(Output)) return ValidationResult.Error("--output is required.");
+            if (Time is not null && SearchCommand.ParseDuration(Time) is null) return ValidationResult.Error($"--time must look like 10m, 90s or 1h30m, got '{Time}'.");
+            if (Epochs is < 1) return ValidationResult.Error($"--epochs must be >= 1, got {Epochs}.");
+            if (ValidationFraction is < 0 or >= 1) return ValidationResult.Error($"--validation-fraction must be in [0, 1), got {ValidationFraction}.");
+            if (IsAuto && ValidationFraction == 0) return ValidationResult.Error("--backbone auto compares candidates on held-out images: --validation-fraction must be > 0.");
+            if (Resolution is < 32) return ValidationResult.Error($"--resolution must be >= 32, got {Resolution}.");
+            if (ParseScope(Scope) is null) return ValidationResult.Error($"--scope must be all, last or head, got '{Scope}'.");
+            if (BatchSize < 2) return ValidationResult.Error($"--batch-size must be >= 2 (batch norm needs two images), got {BatchSize}.");
+            if (MaxLatencyMs is <= 0) return ValidationResult.Error($"--max-latency-ms must be > 0, got {MaxLatencyMs}.");
+            if (Seed < 0) return ValidationResult.Error($"--seed must be >= 0, got {Seed}.");
+            return ValidationResult.Success();
+        }
+    }
+
+    /// <summary>all, last or head as a <see cref="TrainScope"/>; null when unknown.</summary>
+    public static TrainScope? ParseScope(string scope) => scope.ToLowerInvariant() switch
+    {
+        "all" => TrainScope.All,
+        "last" => TrainScope.LastStages,
+        "head" => TrainScope.HeadOnly,
+        _ => null,
+    };
+
+    /// <summary>Refuses to save a model when fewer than two training images could be read (the trainer skips unreadable ones).</summary>
+    private static void EnsureSomethingWasLearned(ClassifierTraining training, TrainingResult result)
+    {
+        var bad = result.BadImages.Images.Select(b => b.Image).ToHashSet(StringComparer.Ordinal);
+        int readable = training.Train.Items.Count(i => !bad.Contains(i.Image.Name));
+        if (readable >= 2) return;
+        var example = result.BadImages.Images.FirstOrDefault();
+        throw new InvalidDataException($"Only {readable} of the {training.Train.Count} training images could be read" +
+                                       (example is null ? "." : $", e.g. {example.Image}: {example.Reason}"));
+    }
+
+    /// <inheritdoc />
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken) =>
+        OnnxCommandHelpers.Guard(false, () =>
+        {
+            // Everything that can be checked is checked before the first epoch: nothing is lost to a typo after an hour.
+            string output = ModelFiles.CheckWritableFile(settings.Output!, "output");
+            if (settings.Report is not null) ModelFiles.CheckWritableFolder(settings.Report, "report");
+            if (settings.Checkpoint is not null) ModelFiles.CheckWritableFolder(settings.Checkpoint, "checkpoint");
+            if (!settings.IsAuto) BackboneSource.Resolve(settings.Backbone);
+            var data = ImageData.Load(settings.Data!, "train").EnsureTrainable();
+            var counts = data.ClassCounts();
+            AnsiConsole.WriteLine($"Data: {data.Count} images, {data.Classes.Count} classes ({string.Join(", ", data.Classes.Select((c, i) => $"{c} {counts[i]}"))})");
+
+            using var cancellation = new ConsoleCancellation(cancellationToken);
+            DateTime? deadline = settings.Time is null ? null : DateTime.UtcNow + SearchCommand.ParseDuration(settings.Time)!.Value;
+            var ml = new MLContext(settings.Seed);
+            var training = new ClassifierTraining(ml, data, settings.ValidationFraction, settings.Seed);
+            var setup = new TrainSetup(settings.Resolution, settings.BatchSize, settings.Seed, settings.Checkpoint);
+            TrainedModel final;
+            IReadOnlyList<LeaderboardRow> leaderboard = [];
+            if (settings.IsAuto)
+                (final, leaderboard) = AutoExperiment.Run(training, setup, settings.Epochs, settings.MaxLatencyMs, deadline, cancellation.Token);
+            else
+            {
+                string backbone = BackboneSource.Resolve(settings.Backbone).Path ?? BackboneSource.Resolve(settings.Backbone).Name;
+                AnsiConsole.WriteLine($"Training {backbone} ({settings.Scope}) on {training.Train.Count} images, validating on {training.Validation?.Count ?? 0}");
+                final = training.FitWithinBudget(setup, backbone, ParseScope(settings.Scope)!.Value, settings.Epochs, deadline, cancellation.Token);
+            }
+
+            var result = final.Result;
+            EnsureSomethingWasLearned(training, result);
+            if (result.Cancelled) AnsiConsole.WriteLine("Stopped early (time budget or Ctrl-C); keeping the best model so far.");
+            if (result.BadImages.Count > 0)
+                AnsiConsole.MarkupLineInterpolated($"[yellow]warning:[/] skipped {result.BadImages.Count} unreadable images, e.g. {result.BadImages.Images[0].Image}: {result.BadImages.Images[0].Reason}");
+            var pipeline = training.Pipeline(final.Scorer);
+            ModelFiles.Save(ml, pipeline, output);
+            AnsiConsole.WriteLine($"Saved {output} ({final.Backbone}, epochs {result.History.Count}, best {result.BestEpoch}, {final.Seconds:F1} s)");
+
+            ClassificationEvaluation? evaluation = null;
+            if (training.Validation is { } validation)
+            {
+                evaluation = ClassificationEvaluation.Run(ml, new LoadedModel(output, pipeline, final.Scorer), validation);
+                AnsiConsole.WriteLine($"Validation ({evaluation.Images} images): micro {evaluation.MicroAccuracy:P1}, macro {evaluation.MacroAccuracy:P1}, log-loss {evaluation.LogLoss:F3}");
+            }
+            if (settings.Report is not null)
+                ReportBuilder.Write(settings.Report, $"efficientcnn train: {Path.GetFileName(output)}", result.History, evaluation, leaderboard);
+            return 0;
+        });
+}
