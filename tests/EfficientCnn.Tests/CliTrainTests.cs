@@ -65,6 +65,21 @@ public sealed class CliTrainTests
     }
 
     [Test]
+    public void EvaluateReportWritesThePicturesAndThePage()
+    {
+        string report = Path.Combine(Fresh("report"), "out");
+        int code = CliRunner.Run(out var output, "evaluate", "--model", model, "--data", data, "--report", report);
+        Assert.That(code, Is.EqualTo(0), output);
+        string html = File.ReadAllText(Path.Combine(report, "index.html"));
+        foreach (var png in new[] { "confusion_matrix.png", "per_class.png" })
+        {
+            Assert.That(File.Exists(Path.Combine(report, png)), Is.True, png);
+            Assert.That(html, Does.Contain(png));
+        }
+        Assert.That(html, Does.Contain("horizontal").And.Contain("vertical"));
+    }
+
+    [Test]
     public void EvaluateJsonHoldsTheMetricsOfTheCsvSplit()
     {
         // A CSV with a split column: only the 'test' rows count (three per class).

@@ -1,15 +1,10 @@
 using EfficientCnn.Backbones.Training;
 using Spectre.Console;
-#if REPORTS
 using EfficientCnn.Cli.Reports;
-#endif
 
 namespace EfficientCnn.Cli.Commands;
 
 /// <summary>Writes the <c>--report DIR</c> of train and evaluate: learning curves, confusion matrix, per-class bars, misclassified images, leaderboard.</summary>
-// TODO(lead): Reports/ is excluded from the build while its charts move to OxyPlot. Once it compiles again, remove the
-// <Compile Remove="Reports/**" /> item from EfficientCnn.Cli.csproj and delete the #if REPORTS / #else ... #endif lines
-// below (keep the REPORTS branch), or define REPORTS in the csproj.
 internal static class ReportBuilder
 {
     /// <summary>Writes the report and prints where; sections without data are left out.</summary>
@@ -21,7 +16,6 @@ internal static class ReportBuilder
     public static void Write(string directory, string title, IReadOnlyList<EpochMetrics> history, ClassificationEvaluation? evaluation,
         IReadOnlyList<LeaderboardRow> leaderboard)
     {
-#if REPORTS
         var data = new ReportData
         {
             Title = title,
@@ -42,13 +36,8 @@ internal static class ReportBuilder
         };
         var files = ReportWriter.Write(data, directory);
         AnsiConsole.MarkupLineInterpolated($"Report: {files[^1]} ({files.Count} files)");
-#else
-        _ = (title, history, evaluation, leaderboard);
-        AnsiConsole.MarkupLineInterpolated($"[yellow]warning:[/] this build has no report writer; nothing written to {directory}.");
-#endif
     }
 
-#if REPORTS
     private static long[,] ToArray2D(long[][] rows)
     {
         var matrix = new long[rows.Length, rows.Length];
@@ -57,5 +46,4 @@ internal static class ReportBuilder
             matrix[i, j] = rows[i][j];
         return matrix;
     }
-#endif
 }
