@@ -410,7 +410,7 @@ public sealed class SearchTests
     [Test]
     public void SearchCommandRunsResumesAndRefusesToOverwrite()
     {
-        string data = Path.Combine(TestContext.CurrentContext.TestDirectory, "../../../../../samples/data/clipart4");
+        string data = TrainingFixtures.Clipart4;
         Assume.That(Directory.Exists(data), "samples/data/clipart4 ships with the repository");
         string outDir = Path.Combine(Path.GetTempPath(), $"search-cli-{Guid.NewGuid():N}");
         string[] common = ["search", "--data", data, "--target-latency-ms", "0.5", "--resolution", "32", "--proxy-resolution", "32",
@@ -420,6 +420,8 @@ public sealed class SearchTests
             Assert.That(CliRunner.Run(out var first, [.. common, "--samples", "2"]), Is.EqualTo(0), first);
             Assert.That(File.ReadAllLines(Path.Combine(outDir, "samples.csv")), Has.Length.EqualTo(3));
             Assert.That(File.Exists(Path.Combine(outDir, "best.json")), Is.True);
+            using (var plot = SkiaSharp.SKBitmap.Decode(Path.Combine(outDir, "accuracy_vs_latency.png")))
+                Assert.That(plot?.Width, Is.EqualTo(1000), "the accuracy-vs-latency plot is a real PNG");
             Assert.That(CliRunner.Run(out var again, [.. common, "--samples", "3"]), Is.EqualTo(1));
             Assert.That(again, Does.Contain("--resume"));
             Assert.That(CliRunner.Run(out var resumed, [.. common, "--samples", "3", "--resume"]), Is.EqualTo(0), resumed);

@@ -49,7 +49,7 @@ public sealed partial class SearchCommand : Command<SearchCommand.Settings>
 
         /// <summary>Output folder.</summary>
         [CommandOption("--out <DIR>")]
-        [Description("Output folder: checkpoint.json, samples.csv, best.json, pareto_NN.json, zoo.csv (default search-out).")]
+        [Description("Output folder: checkpoint.json, samples.csv, best.json, pareto_NN.json, zoo.csv, accuracy_vs_latency.png (default search-out).")]
         [DefaultValue("search-out")]
         public string Out { get; init; } = "search-out";
 
@@ -188,7 +188,8 @@ public sealed partial class SearchCommand : Command<SearchCommand.Settings>
             search.SampleEvaluated += s => AnsiConsole.MarkupLineInterpolated(
                 $"#{s.Index,4}  acc {s.Accuracy:P1}  {s.LatencyMs,7:F2} ms  {s.Macs / 1e6,7:F1} M MACs  reward {s.Reward:F4}  ({s.Seconds:F1} s)");
             var result = search.Run(cancellationToken);
-            var written = SearchReport.Write(result, outDir);
+            var written = SearchReport.Write(result, outDir).ToList();
+            written.Add(Reports.SearchPlot.Write(result.Samples, Reports.SearchPlot.ReadZoo(Path.Combine(outDir, "zoo.csv")), settings.TargetLatencyMs!.Value, outDir));
 
             AnsiConsole.MarkupLineInterpolated($"Stopped ({result.StopReason}) after {result.Samples.Count} samples, {result.ElapsedSeconds / 60:F1} min.");
             if (result.Best is { } best)
