@@ -48,19 +48,24 @@ internal static class AccuracyBench
                     .AppendCacheCheckpoint(ml)
                     .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Features"))));
         if (methods.Contains("featurize"))
-            outcomes.Add(Evaluate(ml, $"FeaturizeImages {source.Name} + LbfgsMaximumEntropy", labels, trainView, testView,
-                ml.Transforms.FeaturizeImages(new ImageFeaturizerOptions { Backbone = backbone, OutputTensorName = outputTensor, Preprocessing = spec })
+            outcomes.Add(Evaluate(ml, $"FeaturizeImages {source.Name} ({resolution} px) + LbfgsMaximumEntropy", labels, trainView, testView,
+                ml.Transforms.FeaturizeImages(new ImageFeaturizerOptions { Backbone = backbone, OutputTensorName = outputTensor, Preprocessing = spec, Resolution = isResNet18 ? null : resolution })
                     .AppendCacheCheckpoint(ml)
                     .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Features"))));
         int epochs = a.Int("epochs", 4);
+        var scope = (a.Get("scope") ?? "all") switch { "head" => TrainScope.HeadOnly, "last" => TrainScope.LastStages, _ => TrainScope.All };
         if (methods.Contains("finetune"))
-            outcomes.Add(Evaluate(ml, $"FineTuneImageClassifier {source.Name}, {resolution} px, {epochs} epochs, Scope All", labels, trainView, testView,
+            outcomes.Add(Evaluate(ml, $"FineTuneImageClassifier {source.Name}, {resolution} px, {epochs} epochs, Scope {scope}", labels, trainView, testView,
                 ml.MulticlassClassification.Trainers.FineTuneImageClassifier(new ImageClassifierTrainer.Options
                 {
-                    Backbone = backbone, Preprocessing = spec, Resolution = resolution, Epochs = epochs, BatchSize = 32, Seed = 1,
+                    Backbone = backbone, Preprocessing = spec, Resolution = resolution, Epochs = epochs, BatchSize = 32, Seed = 1, Scope = scope, TrainLastStages = 3,
                     OnEpoch = m => Console.WriteLine($"  epoch {m.Epoch}: loss {F(m.TrainLoss, 3)}, train accuracy {F(m.TrainAccuracy, 3)}, {F(m.ImagesPerSecond)} img/s"),
                 })));
 
+        // Latency of the backbone's features at the fine-tuning resolution: ONNX Runtime, batch 1, one thread, median of 30.
+        var (onnx, _) = source.FeaturizerOnnx(outputTensor);
+        var latency = EfficientCnn.MLNet.Search.OnnxLatency.Measure(onnx, resolution, batchSize: 1, warmup: 5, runs: 30, threads: 1);
+        Console.WriteLine($"backbone latency at {resolution} px: {F(latency.MedianMsPerImage, 2)} ms/image (ONNX Runtime, batch 1, 1 thread)");
         Table.Print($"Accuracy on {Path.GetFileName(Path.TrimEndingDirectorySeparator(dir))} ({train.Length} train, {test.Length} test, {(labels.GetOutputSchema(trainView.Schema)["Label"].Type is KeyDataViewType k ? k.Count : 0)} classes)",
             ["method", "micro accuracy", "macro accuracy", "train s", "test s"],
             outcomes.Select(o => new[] { o.Method, F(o.Metrics.MicroAccuracy, 3), F(o.Metrics.MacroAccuracy, 3), F(o.TrainSeconds), F(o.TestSeconds) }));
