@@ -66,6 +66,16 @@ public sealed class PretrainCommand : Command<PretrainCommand.Settings>
         [Description("The ONNX backbone to write (features output, preprocessing and provenance in its metadata).")]
         public string? Output { get; init; }
 
+        /// <summary>Teacher ONNX for distillation.</summary>
+        [CommandOption("--teacher <FILE.onnx>")]
+        [Description("Distil the features of this ONNX image model (e.g. ML.NET's ResNet18.onnx) instead of training on the labels.")]
+        public string? Teacher { get; init; }
+
+        /// <summary>Teacher's preprocessing graph.</summary>
+        [CommandOption("--teacher-mean-image <FILE.onnx>")]
+        [Description("The teacher's Caffe-style preprocessing graph (ML.NET's ResNetPreprocess.onnx); default: the teacher's metadata, else ImageNet's.")]
+        public string? TeacherMeanImage { get; init; }
+
         /// <summary>Metrics CSV.</summary>
         [CommandOption("--metrics <FILE>")]
         [Description("CSV of per-epoch metrics (default: next to the output).")]
@@ -95,6 +105,7 @@ public sealed class PretrainCommand : Command<PretrainCommand.Settings>
             var watch = Stopwatch.StartNew();
             AnsiConsole.MarkupLine($"pretraining [bold]{Markup.Escape(settings.Backbone)}[/] at {settings.Resolution} px on {train.Count} images " +
                                    $"({data.Classes.Count} classes, {validation.Count} held out) from {Markup.Escape(data.Source)}");
+            if (settings.Teacher is not null) return Distill(settings, data, metricsPath, watch, cancel.Token);
             var options = new ClassifierTrainingOptions
             {
                 Epochs = settings.Epochs, BatchSize = settings.BatchSize, LearningRate = settings.LearningRate, WarmupEpochs = 2, WeightDecay = 0.02,
@@ -124,6 +135,42 @@ public sealed class PretrainCommand : Command<PretrainCommand.Settings>
                                    (result.Cancelled ? " (stopped early by Ctrl-C; rerun with the same --checkpoint to continue)" : ""));
             return 0;
         });
+
+    /// <summary>Feature distillation from --teacher into the zoo backbone, then the same ONNX export.</summary>
+    private static int Distill(Settings settings, ImageDataset data, string metricsPath, Stopwatch watch, CancellationToken cancellationToken)
+    {
+        var teacherSource = BackboneSource.Resolve(settings.Teacher);
+        var teacherSpec = settings.TeacherMeanImage is { } prep
+            ? MeanImagePreprocessing.Read(prep, teacherSource.DefaultPreprocessing().Resolution)
+            : teacherSource.DefaultPreprocessing();
+        var teacher = teacherSource.CreateFeatureExtractor();
+        var student = BackboneSource.Resolve(settings.Backbone).CreateFeatureExtractor(settings.Seed);
+        var spec = PreprocessingSpec.ImageNet(settings.Resolution);
+        AnsiConsole.MarkupLine($"distilling [bold]{Markup.Escape(teacherSource.Name)}[/] ({teacher.FeatureDim} features at {teacherSpec.Resolution} px) into " +
+                               $"[bold]{Markup.Escape(settings.Backbone)}[/] at {settings.Resolution} px on {data.Count} images from {Markup.Escape(data.Source)}");
+        var history = new FeatureDistiller(new DistillationOptions
+        {
+            Epochs = settings.Epochs, BatchSize = settings.BatchSize, LearningRate = settings.LearningRate, Seed = settings.Seed,
+            CheckpointDirectory = settings.Checkpoint,
+            OnEpoch = m =>
+            {
+                AnsiConsole.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"epoch {m.Epoch}/{settings.Epochs}: cosine to teacher train {m.TrainAccuracy:F3}, held out {m.ValidationAccuracy:F3}, lr {m.LearningRate:G3}, {m.ImagesPerSecond:F0} img/s, {watch.Elapsed:hh\\:mm\\:ss}"));
+                AppendMetrics(metricsPath, m);
+            },
+        }).Distill(student, spec, teacher, teacherSpec, data, cancellationToken);
+        var last = history.LastOrDefault();
+        var bytes = OnnxExporter.ExportBytes(student, new OnnxExportOptions
+        {
+            VariantName = settings.Backbone, IncludeHead = false, Preprocessing = spec,
+            WeightsProvenance = string.Create(CultureInfo.InvariantCulture,
+                $"efficientcnn pretrain: features distilled from {teacherSource.Name} on {data.Source} ({data.Count} images, labels unused), {history.Count} epochs at {settings.Resolution} px, held-out cosine {last?.ValidationAccuracy:F3}, seed {settings.Seed}"),
+        });
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(settings.Output!))!);
+        OnnxExporter.WriteAtomically(settings.Output!, bytes);
+        AnsiConsole.MarkupLine($"wrote [bold]{Markup.Escape(settings.Output!)}[/] ({bytes.Length / 1e6:F1} MB) in {watch.Elapsed:hh\\:mm\\:ss}");
+        return 0;
+    }
 
     private static void AppendMetrics(string path, EpochMetrics m)
     {
