@@ -71,7 +71,7 @@ public sealed class BackboneSource
             .Order(StringComparer.Ordinal).ToArray()!;
 
     /// <summary>The name of the default backbone, chosen by the transfer study (docs/transfer.md).</summary>
-    public const string DefaultBundledName = "ecnn_mobilenet_v2_0.5_clipart";
+    public const string DefaultBundledName = "ecnn_mobilenet_v2_0.5_kd";
 
     /// <summary>The default backbone: the default bundled model when present, else <see cref="FallbackVariant"/> (random init).</summary>
     public static string DefaultName => BundledNames.Contains(DefaultBundledName) ? DefaultBundledName : FallbackVariant;
