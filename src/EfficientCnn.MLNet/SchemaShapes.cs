@@ -13,9 +13,28 @@ internal static class SchemaShapes
     {
         var builder = new DataViewSchema.Builder();
         foreach (var column in input)
-            builder.AddColumn(column.Name, ShapeType(column));
+            builder.AddColumn(column.Name, ShapeType(column), Annotations(column.Annotations));
         return Persistence.MlNetInternals.ToSchemaShape(map(builder.ToSchema()));
     }
+
+    // A shape carries the kinds and types of a column's annotations (KeyValues, SlotNames, ...), not their values; they
+    // must survive the round trip (a trainer downstream copies the label's KeyValues to its PredictedLabel).
+    private static DataViewSchema.Annotations? Annotations(SchemaShape annotations)
+    {
+        if (!annotations.Any()) return null;
+        var builder = new DataViewSchema.Annotations.Builder();
+        foreach (var a in annotations)
+        {
+            var type = ShapeType(a);
+            var add = typeof(SchemaShapes).GetMethod(nameof(AddDefault), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
+                .MakeGenericMethod(type.RawType);
+            add.Invoke(null, [builder, a.Name, type]);
+        }
+        return builder.ToAnnotations();
+    }
+
+    private static void AddDefault<T>(DataViewSchema.Annotations.Builder builder, string name, DataViewType type) =>
+        builder.Add(name, type, (ref T value) => value = default!);
 
     private static DataViewType ShapeType(SchemaShape.Column column)
     {

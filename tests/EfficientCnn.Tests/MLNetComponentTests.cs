@@ -57,6 +57,9 @@ public sealed class MLNetComponentTests
             .Append(featurizer)
             .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Features"));
         var model = pipeline.Fit(data);
+        // Schema propagation keeps the label's key values through the featurizer, so class names come back downstream.
+        var named = pipeline.Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabelText", "PredictedLabel")).Fit(data);
+        Assert.That(named.Transform(data).GetColumn<string>("PredictedLabelText").Distinct(), Is.SubsetOf(rows.Select(r => r.Label).Distinct()));
         // Random-init features carry little information; this checks the plumbing (accuracy on pretrained backbones: docs/benchmarks.md).
         var metrics = ml.MulticlassClassification.Evaluate(model.Transform(data));
         Assert.That(metrics.ConfusionMatrix.NumberOfClasses, Is.EqualTo(4));
