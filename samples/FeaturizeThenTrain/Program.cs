@@ -15,7 +15,7 @@ var test = SampleData.Load(ml, folder, "test");
 
 var watch = Stopwatch.StartNew();
 var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
-    .Append(ml.Transforms.FeaturizeImages(outputColumnName: "Features", inputColumnName: "ImagePath", imageFolder: folder))
+    .Append(ml.Transforms.FeaturizeImages(outputColumnName: "Features", inputColumnName: "ImagePath"))
     .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Features"))
     .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
 var model = pipeline.Fit(train);

@@ -17,7 +17,7 @@ var test = SampleData.Load(ml, folder, "test");
 var watch = Stopwatch.StartNew();
 var trainer = ml.MulticlassClassification.Trainers.FineTuneImageClassifier(new ImageClassifierTrainer.Options
 {
-    ImageFolder = folder, Epochs = 8, Scope = TrainScope.LastStages, TrainLastStages = 3, ValidationFraction = 0.15,
+    Epochs = 8, Scope = TrainScope.LastStages, TrainLastStages = 3, ValidationFraction = 0.15,
     EarlyStoppingPatience = 3, Seed = 0,
     OnEpoch = m => Console.WriteLine($"epoch {m.Epoch}: train loss {m.TrainLoss:F3}, validation accuracy {m.ValidationAccuracy:P1} ({m.ImagesPerSecond:F0} img/s)"),
 });

@@ -5,7 +5,7 @@ namespace EfficientCnn.Samples;
 /// <summary>One image of samples/data/clipart4/split.csv.</summary>
 public sealed class ImageRow
 {
-    /// <summary>Image path relative to the data folder.</summary>
+    /// <summary>Image file path.</summary>
     public string ImagePath { get; set; } = "";
 
     /// <summary>Class name.</summary>
@@ -27,11 +27,11 @@ public static class SampleData
         throw new DirectoryNotFoundException("samples/data/clipart4 not found: pass the data folder as the first argument.");
     }
 
-    /// <summary>The rows of split.csv whose split column equals <paramref name="split"/>.</summary>
+    /// <summary>The rows of split.csv whose split column equals <paramref name="split"/>, with absolute image paths.</summary>
     public static IDataView Load(MLContext ml, string folder, string split) =>
         ml.Data.LoadFromEnumerable(File.ReadLines(Path.Combine(folder, "split.csv")).Skip(1)
             .Select(line => line.Split(','))
             .Where(f => f.Length == 3 && f[2].Trim() == split)
-            .Select(f => new ImageRow { ImagePath = f[0], Label = f[1] })
+            .Select(f => new ImageRow { ImagePath = Path.Combine(folder, f[0]), Label = f[1] })
             .ToList());
 }
