@@ -148,6 +148,20 @@ public sealed class OnnxImageTransformer : ITransformer, ICanSaveModel, IDisposa
     /// </summary>
     internal bool[] ScoreBatch(IReadOnlyList<ImageInput> images, IReadOnlyList<long> rows, float[] output, BadImagePolicy policy)
     {
+        var batch = PreprocessBatch(images, rows, policy);
+        RunBatch(batch, output);
+        return batch.Readable;
+    }
+
+    /// <summary>A preprocessed batch: pixels for the network and which images could be read.</summary>
+    internal sealed record PreparedBatch(float[] Pixels, int Count, bool[] Readable);
+
+    /// <summary>Runs the network on a prepared batch (images that could not be read are zeros and marked unreadable).</summary>
+    internal void RunBatch(PreparedBatch batch, float[] output) => scorer.Value.Score(batch.Pixels, batch.Count, output);
+
+    /// <summary>Decodes and preprocesses the images in parallel; unreadable ones throw (naming image and row) or are recorded per <paramref name="policy"/>.</summary>
+    internal PreparedBatch PreprocessBatch(IReadOnlyList<ImageInput> images, IReadOnlyList<long> rows, BadImagePolicy policy)
+    {
         int len = preprocessor.TensorLength;
         var pixels = new float[images.Count * len];
         var ok = new bool[images.Count];
@@ -171,8 +185,7 @@ public sealed class OnnxImageTransformer : ITransformer, ICanSaveModel, IDisposa
                 throw new InvalidDataException($"Column '{InputColumnName}', row {rows[i]}: image '{images[i].Name}' cannot be used: {error.Message}", error);
             BadImages.Add(new BadImage((int)rows[i], images[i].Name, error.Message));
         }
-        scorer.Value.Score(pixels, images.Count, output);
-        return ok;
+        return new PreparedBatch(pixels, images.Count, ok);
     }
 
     internal int ArgMax(ReadOnlySpan<float> scores)

@@ -50,6 +50,7 @@ internal sealed class ScoredDataView : IDataView
         private readonly float[] buffer = [];
         private readonly int outputLength;
         private bool[] readable = [];
+        private Task<OnnxImageTransformer.PreparedBatch?>? next;
         private int bufferCount;
         private int bufferIndex = -1;
         private long position = -1;
@@ -96,7 +97,20 @@ internal sealed class ScoredDataView : IDataView
             return false;
         }
 
+        // Decoding of batch k+1 (on the thread pool) overlaps the network run of batch k. Only one task reads the image
+        // cursor at a time: the next one starts after the previous finished.
         private void FillBuffer()
+        {
+            var batch = (next ?? Task.FromResult(Prepare())).GetAwaiter().GetResult()
+                        ?? throw new InvalidOperationException("The input data view returned fewer rows on its second cursor; it must be deterministic.");
+            next = Task.Run(Prepare);
+            view.owner.RunBatch(batch, buffer);
+            readable = batch.Readable;
+            bufferCount = batch.Count;
+            bufferIndex = 0;
+        }
+
+        private OnnxImageTransformer.PreparedBatch? Prepare()
         {
             var batch = new List<ImageInput>(view.owner.BatchSize);
             var rows = new List<long>(view.owner.BatchSize);
@@ -105,11 +119,7 @@ internal sealed class ScoredDataView : IDataView
                 rows.Add(images.Position);
                 batch.Add(readImage!());
             }
-            if (batch.Count == 0)
-                throw new InvalidOperationException("The input data view returned fewer rows on its second cursor; it must be deterministic.");
-            readable = view.owner.ScoreBatch(batch, rows, buffer, view.owner.Options.OnBadImage);
-            bufferCount = batch.Count;
-            bufferIndex = 0;
+            return batch.Count == 0 ? null : view.owner.PreprocessBatch(batch, rows, view.owner.Options.OnBadImage);
         }
 
         public override bool IsColumnActive(DataViewSchema.Column column) =>
@@ -129,6 +139,9 @@ internal sealed class ScoredDataView : IDataView
         {
             if (disposing)
             {
+                // A prefetch may still be reading the image cursor: let it finish (its errors no longer matter).
+                try { next?.Wait(); }
+                catch (AggregateException) { }
                 passthrough.Dispose();
                 images?.Dispose();
             }
