@@ -164,20 +164,7 @@ public sealed class OnnxImageTransformer : ITransformer, ICanSaveModel, IDisposa
     {
         int len = preprocessor.TensorLength;
         var pixels = new float[images.Count * len];
-        var ok = new bool[images.Count];
-        var errors = new Exception?[images.Count];
-        Parallel.For(0, images.Count, i =>
-        {
-            try
-            {
-                preprocessor.Preprocess(images[i], pixels.AsSpan(i * len, len));
-                ok[i] = true;
-            }
-            catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException)
-            {
-                errors[i] = e;
-            }
-        });
+        var errors = ImagePreprocessor.ForEachImage(images.Count, i => preprocessor.Preprocess(images[i], pixels.AsSpan(i * len, len)));
         for (int i = 0; i < images.Count; i++)
         {
             if (errors[i] is not { } error) continue;
@@ -185,7 +172,7 @@ public sealed class OnnxImageTransformer : ITransformer, ICanSaveModel, IDisposa
                 throw new InvalidDataException($"Column '{InputColumnName}', row {rows[i]}: image '{images[i].Name}' cannot be used: {error.Message}", error);
             BadImages.Add(new BadImage((int)rows[i], images[i].Name, error.Message));
         }
-        return new PreparedBatch(pixels, images.Count, ok);
+        return new PreparedBatch(pixels, images.Count, errors.Select(e => e is null).ToArray());
     }
 
     internal int ArgMax(ReadOnlySpan<float> scores)

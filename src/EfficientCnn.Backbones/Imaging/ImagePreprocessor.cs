@@ -189,6 +189,29 @@ public sealed class ImagePreprocessor
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="preprocess"/> for images 0 to <paramref name="count"/> - 1 in parallel and returns, per image,
+    /// the error that made it unusable (missing, unreadable, corrupt or unsupported file), or null. Any other exception
+    /// propagates. The one place that decides what counts as a bad image, for training batches and scoring alike.
+    /// </summary>
+    public static Exception?[] ForEachImage(int count, Action<int> preprocess, int maxDegreeOfParallelism = -1)
+    {
+        ArgumentNullException.ThrowIfNull(preprocess);
+        var errors = new Exception?[count];
+        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism }, i =>
+        {
+            try
+            {
+                preprocess(i);
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException)
+            {
+                errors[i] = e;
+            }
+        });
+        return errors;
+    }
+
     private float Normalize(float value01, int rgbChannel) => (value01 - Spec.Mean[rgbChannel]) / Spec.Std[rgbChannel];
 
     private void CheckDestination(Span<float> destination)

@@ -232,7 +232,7 @@ public sealed class ClassifierTrainer
                 sinceBest = TrackBest(metrics) ? 0 : sinceBest + 1;
                 checkpoint?.Save(model, optimizer, new CheckpointState(epoch + 1, history.ToArray(), bestEpoch, bestAccuracy, bestLoss, bestState));
                 o.OnEpoch?.Invoke(metrics);
-                if (o.EarlyStoppingPatience is { } patience && validation is not null && sinceBest >= patience && epoch + 1 < o.Epochs)
+                if (ShouldStopEarly(sinceBest, epoch))
                 {
                     stoppedEarly = true;
                     break;
@@ -295,7 +295,7 @@ public sealed class ClassifierTrainer
                 history.Add(metrics);
                 sinceBest = TrackBest(metrics) ? 0 : sinceBest + 1;
                 o.OnEpoch?.Invoke(metrics);
-                if (o.EarlyStoppingPatience is { } patience && validation is not null && sinceBest >= patience && epoch + 1 < o.Epochs)
+                if (ShouldStopEarly(sinceBest, epoch))
                 {
                     stoppedEarly = true;
                     break;
@@ -316,6 +316,10 @@ public sealed class ClassifierTrainer
             model.eval();
             return new TrainingResult(model, train.Classes, history, bestEpoch, stoppedEarly, cancelled, resumed, loader.BadImages);
         }
+
+        /// <summary>Whether early stopping ends the run after 0-based <paramref name="epoch"/> (never after the last one).</summary>
+        private bool ShouldStopEarly(int epochsWithoutImprovement, int epoch) =>
+            o.EarlyStoppingPatience is { } patience && validation is not null && epochsWithoutImprovement >= patience && epoch + 1 < o.Epochs;
 
         /// <summary>Records the epoch as the best when its validation accuracy is higher (ties: lower loss); returns whether it was.</summary>
         private bool TrackBest(EpochMetrics m)

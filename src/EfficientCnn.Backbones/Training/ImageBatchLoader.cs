@@ -126,32 +126,22 @@ public sealed class ImageBatchLoader
     {
         int len = TensorLength;
         var pixels = new float[rows.Count * len];
-        var ok = new bool[rows.Count];
-        var failures = new ConcurrentQueue<(int Slot, Exception Error)>();
-        Parallel.For(0, rows.Count, new ParallelOptions { MaxDegreeOfParallelism = MaxDegreeOfParallelism }, i =>
+        var errors = ImagePreprocessor.ForEachImage(rows.Count, i =>
         {
             var item = data.Items[rows[i]];
             var slot = pixels.AsSpan(i * len, len);
-            try
-            {
-                if (augmentation is null) preprocessor.Preprocess(item.Image, slot);
-                else preprocessor.PreprocessForTraining(item.Image, slot, augmentation, ImageAugmentation.CreateRandom(seed, epoch, rows[i]));
-                ok[i] = true;
-            }
-            catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException)
-            {
-                failures.Enqueue((i, e));
-            }
-        });
-        if (!failures.IsEmpty)
+            if (augmentation is null) preprocessor.Preprocess(item.Image, slot);
+            else preprocessor.PreprocessForTraining(item.Image, slot, augmentation, ImageAugmentation.CreateRandom(seed, epoch, rows[i]));
+        }, MaxDegreeOfParallelism);
+        for (int i = 0; i < rows.Count; i++)
         {
-            var first = failures.OrderBy(f => f.Slot).First();
+            if (errors[i] is not { } error) continue;
+            string name = data.Items[rows[i]].Image.Name;
             if (Policy == BadImagePolicy.Throw)
-                throw new InvalidDataException(
-                    $"{data.Source}: image '{data.Items[rows[first.Slot]].Image.Name}' (row {rows[first.Slot]}) cannot be used: {first.Error.Message}", first.Error);
-            foreach (var (slot, error) in failures)
-                BadImages.Add(new BadImage(rows[slot], data.Items[rows[slot]].Image.Name, error.Message));
+                throw new InvalidDataException($"{data.Source}: image '{name}' (row {rows[i]}) cannot be used: {error.Message}", error);
+            BadImages.Add(new BadImage(rows[i], name, error.Message));
         }
+        var ok = errors.Select(e => e is null).ToArray();
         return Compact(data, rows, pixels, ok, len);
     }
 
