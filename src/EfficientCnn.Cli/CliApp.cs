@@ -15,6 +15,8 @@ public static class CliApp
         app.Configure(config =>
         {
             config.SetApplicationName("efficientcnn");
+            // EFFICIENTCNN_DEBUG=1: unexpected errors surface with their full .NET stack trace (for bug reports).
+            if (Environment.GetEnvironmentVariable("EFFICIENTCNN_DEBUG") is "1" or "true") config.PropagateExceptions();
             if (console is not null) config.ConfigureConsole(console);
             config.AddCommand<ZooCommand>("zoo")
                 .WithDescription("List every backbone variant with its parameters, multiply-accumulates, feature dimension and resolution.")
