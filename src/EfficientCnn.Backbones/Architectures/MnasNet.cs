@@ -243,9 +243,9 @@ public sealed class MnasNet : Backbone
 /// <summary>
 /// MNASNet-A1 (Tan et al. 2019, Figure 7(a)): the searched network with squeeze-and-excitation in three stages.
 /// Module names follow timm's <c>semnasnet_100</c> (alias <c>mnasnet_a1</c>): <c>conv_stem</c>, <c>bn1</c>,
-/// <c>blocks.i.j.*</c>, <c>conv_head</c>, <c>bn2</c>, <c>classifier</c>.
+/// <c>blocks.i.j.*</c>, <c>conv_head</c>, <c>bn2</c>, <c>classifier</c> (built by <see cref="MbConvNetwork"/>).
 /// </summary>
-public sealed class MnasNetA1 : Backbone
+public sealed class MnasNetA1 : MbConvNetwork
 {
     /// <summary>One stage of Figure 7(a) (timm's arch_def string in the comment).</summary>
     /// <param name="Kind">SepConv (depthwise separable) or MBConv (inverted residual).</param>
@@ -272,127 +272,25 @@ public sealed class MnasNetA1 : Backbone
     /// <summary>Width of the 1x1 head conv; timm's MNASNet-A1 keeps 1280 for every width multiplier.</summary>
     public const int HeadChannels = 1280;
 
-    private readonly Conv2d conv_stem;
-    private readonly BatchNorm2d bn1;
-    private readonly ReLU act1;
-    private readonly Sequential blocks;
-    private readonly Conv2d conv_head;
-    private readonly BatchNorm2d bn2;
-    private readonly ReLU act2;
-    private readonly Linear? classifier;
-    private readonly Sequential[] stages;
-    private readonly double dropRate;
+    /// <summary>Width of the 3x3 stem conv before the width multiplier.</summary>
+    private const int StemChannels = 32;
 
     /// <summary>Builds MNASNet-A1 with timm's channel multiplier <paramref name="widthMultiplier"/> (1.0 in the paper).</summary>
     /// <param name="widthMultiplier">Channel multiplier, &gt; 0; channels are rounded to multiples of 8 (timm's round_channels).</param>
     /// <param name="numClasses">Classes of the head; 0 builds the feature extractor only.</param>
     /// <param name="dropRate">Dropout before the classifier (0.2 in the TF reference).</param>
     public MnasNetA1(double widthMultiplier = 1.0, int numClasses = 1000, double dropRate = 0.2)
-        : base("MnasNetA1", numClasses)
+        : base("MnasNetA1", Round(StemChannels, widthMultiplier),
+            Architecture.Select(s => s with { Channels = Round(s.Channels, widthMultiplier) }).ToList(),
+            HeadChannels, numClasses, dropRate)
+    {
+    }
+
+    /// <summary>timm's round_channels: <paramref name="channels"/> times the multiplier, rounded to a multiple of 8.</summary>
+    private static int Round(int channels, double widthMultiplier)
     {
         Layers.RequirePositiveMultiplier(widthMultiplier, nameof(widthMultiplier));
-        this.dropRate = dropRate;
-        int Round(int channels) => Layers.MakeDivisible(channels * widthMultiplier, 8);
-
-        int stemChannels = Round(32);
-        conv_stem = nn.Conv2d(3, stemChannels, 3, stride: 2, padding: 1, bias: false);
-        bn1 = nn.BatchNorm2d(stemChannels);
-        act1 = nn.ReLU(inplace: true);
-
-        long inChannels = stemChannels;
-        stages = new Sequential[Architecture.Count];
-        for (int s = 0; s < Architecture.Count; s++)
-        {
-            var spec = Architecture[s];
-            int outChannels = Round(spec.Channels);
-            var stage = new List<(string, nn.Module<Tensor, Tensor>)>();
-            for (int i = 0; i < spec.Repeats; i++)
-            {
-                int stride = i == 0 ? spec.Stride : 1;
-                nn.Module<Tensor, Tensor> block = spec.Kind == "SepConv"
-                    ? new SepConv(inChannels, outChannels, spec.Kernel, stride)
-                    : new MBConv(inChannels, outChannels, spec.Kernel, stride, spec.Expansion, spec.SeRatio);
-                stage.Add((i.ToString(), block));
-                inChannels = outChannels;
-            }
-            stages[s] = nn.Sequential(stage);
-        }
-        blocks = nn.Sequential(stages.Select((m, i) => (i.ToString(), (nn.Module<Tensor, Tensor>)m)));
-
-        conv_head = nn.Conv2d(inChannels, HeadChannels, 1, bias: false);
-        bn2 = nn.BatchNorm2d(HeadChannels);
-        act2 = nn.ReLU(inplace: true);
-        if (numClasses > 0) classifier = nn.Linear(HeadChannels, numClasses);
-        RegisterComponents();
-        InitializeTimmStyle(this);
-    }
-
-    /// <inheritdoc />
-    public override int FeatureDim => HeadChannels;
-
-    /// <inheritdoc />
-    public override nn.Module<Tensor, Tensor>? Head => classifier;
-
-    /// <inheritdoc />
-    /// <remarks>Stem and head groups are Sequential views (a fresh TorchSharp ModuleList reports no parameters).</remarks>
-    public override IReadOnlyList<nn.Module> Stages =>
-        [nn.Sequential(conv_stem, bn1, act1), .. stages, nn.Sequential(conv_head, bn2, act2)];
-
-    /// <inheritdoc />
-    protected override Tensor ExtractFeatures(Tensor input)
-    {
-        var x = act1.call(bn1.call(conv_stem.call(input)));
-        x = blocks.call(x);
-        x = act2.call(bn2.call(conv_head.call(x)));
-        return x.mean([2, 3]);
-    }
-
-    /// <inheritdoc />
-    /// <remarks>timm's attribute names (conv then its BN as separate fields) are written as folded conv-BN pairs.</remarks>
-    protected internal override string ExportFeatures(OnnxGraphBuilder g, string input)
-    {
-        string x = g.Export(act1, g.ExportConvBn(conv_stem, bn1, input));
-        x = g.Export(blocks, x);
-        x = g.Export(act2, g.ExportConvBn(conv_head, bn2, x));
-        return g.Flatten(g.Op("GlobalAveragePool", x));
-    }
-
-    /// <inheritdoc />
-    public override Tensor forward(Tensor input)
-    {
-        // timm's classifier is a bare Linear; dropout is applied functionally before it.
-        var features = ForwardFeatures(input);
-        if (classifier is null) return features;
-        return classifier.call(nn.functional.dropout(features, dropRate, training));
-    }
-
-    /// <summary>
-    /// timm's <c>_init_weight_goog</c> (TF reference): conv N(0, sqrt(2 / fan_out)) with fan_out = k·k·out / groups,
-    /// BN weight 1 / bias 0, Linear U(±1/sqrt(out_features)). Shared with <see cref="Search.SearchedNetwork"/>.
-    /// </summary>
-    internal static void InitializeTimmStyle(nn.Module root)
-    {
-        using var _ = no_grad();
-        foreach (var (_, m) in root.named_modules())
-        {
-            switch (m)
-            {
-                case Conv2d conv:
-                    long fanOut = conv.kernel_size.Aggregate(1L, (a, b) => a * b) * conv.out_channels / conv.groups;
-                    nn.init.normal_(conv.weight, 0, Math.Sqrt(2.0 / fanOut));
-                    if (conv.bias is not null) nn.init.zeros_(conv.bias);
-                    break;
-                case BatchNorm2d bn:
-                    nn.init.ones_(bn.weight!);
-                    nn.init.zeros_(bn.bias!);
-                    break;
-                case Linear linear:
-                    double range = 1.0 / Math.Sqrt(linear.out_features);
-                    nn.init.uniform_(linear.weight, -range, range);
-                    if (linear.bias is not null) nn.init.zeros_(linear.bias);
-                    break;
-            }
-        }
+        return Layers.MakeDivisible(channels * widthMultiplier, 8);
     }
 
     /// <summary>
