@@ -17,6 +17,7 @@ try
         "finetune" => FinetuneBench.Run(parsed),
         "finetune-child" => FinetuneBench.Child(parsed),
         "accuracy" => AccuracyBench.Run(parsed),
+        "ceiling" => CeilingBench.Run(parsed),
         _ => Usage(),
     };
 }
@@ -34,6 +35,7 @@ static int Usage()
           score            --images DIR [--count 200] [--rounds 2]
           first-prediction [--images DIR] [--runs 5]
           finetune         --images DIR [--count 128]
+          ceiling          --images DIR [--count 100] [--runs 40] [--threads N]
           accuracy         --data DIR [--backbone NAME|FILE.onnx] [--output-tensor NAME] [--epochs 4] [--resolution R] [--methods mlnet,featurize,finetune]
         """);
     return 2;

@@ -61,7 +61,7 @@ internal static class ScoreBench
     }
 
     /// <summary>Exports the zoo classifier with random weights (speed does not depend on them) and a symbolic batch.</summary>
-    private static void ExportClassifier(string path)
+    internal static void ExportClassifier(string path)
     {
         torch.random.manual_seed(1);
         using var model = BackboneRegistry.Create("mobilenet_v2_1.0", new BackboneOptions { NumClasses = 10 });

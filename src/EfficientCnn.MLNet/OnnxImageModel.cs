@@ -114,7 +114,7 @@ internal sealed class OnnxImageScorer : IDisposable
             }
             catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
             {
-                throw new InvalidOperationException($"GPU {gpu} cannot be used by ONNX Runtime ({e.Message}). Reference Microsoft.ML.OnnxRuntime.Gpu and a CUDA driver, or set FallbackToCpu.", e);
+                throw new InvalidOperationException($"GPU {gpu} cannot be used by ONNX Runtime ({GpuFailureReason(e.Message)}). Reference Microsoft.ML.OnnxRuntime.Gpu.Linux (or .Windows) with a CUDA 13 driver and cuDNN 9 (docs/gpu.md), or set FallbackToCpu.", e);
             }
         }
         using var options = new SessionOptions
@@ -123,6 +123,22 @@ internal sealed class OnnxImageScorer : IDisposable
             IntraOpNumThreads = threads ?? Environment.ProcessorCount,
         };
         return new InferenceSession(onnx, options);
+    }
+
+    /// <summary>
+    /// The part of ONNX Runtime's CUDA error a user can act on ("CUDA failure 101: invalid device ordinal"), without the
+    /// C++ template signatures the native message carries around it.
+    /// </summary>
+    internal static string GpuFailureReason(string message)
+    {
+        int cuda = message.IndexOf("CUDA failure", StringComparison.Ordinal);
+        if (cuda >= 0)
+        {
+            int end = message.IndexOf(" ;", cuda, StringComparison.Ordinal);
+            return end > cuda ? message[cuda..end] : message[cuda..].Trim();
+        }
+        string first = message.Split('\n', 2)[0].Trim();
+        return first.Length <= 300 ? first : first[..300] + "…";
     }
 
     /// <summary>Scores <paramref name="count"/> preprocessed images from <paramref name="input"/> into <paramref name="output"/>.</summary>
