@@ -12,7 +12,7 @@ namespace EfficientCnn.Cli.Commands;
 internal sealed class TrainingEta(int epochs)
 {
     private readonly Stopwatch clock = Stopwatch.StartNew();
-    private TimeSpan firstReportAt;
+    private TimeSpan firstReportAt, lastReportAt;
     private long imagesAtFirstReport, imagesOfEarlierEpochs;
 
     /// <summary>Epochs of the whole run.</summary>
@@ -33,22 +33,22 @@ internal sealed class TrainingEta(int epochs)
     /// <summary>Images of the whole run done, counting the epochs before the current one as complete.</summary>
     public long ImagesDone => (long)(Epoch - 1) * PerEpoch + Done;
 
-    /// <summary>Wall time since the run started in this process.</summary>
-    public TimeSpan Elapsed => clock.Elapsed;
-
-    /// <summary>Training images per second of wall time since the first report, or null before two reports.</summary>
+    /// <summary>Training images per second of wall time from the first report to the last, or null before two reports.</summary>
+    /// <remarks>Measured up to the last report, not to now, so it holds steady between batches.</remarks>
     public double? ImagesPerSecond
     {
         get
         {
-            double seconds = (clock.Elapsed - firstReportAt).TotalSeconds;
+            double seconds = (lastReportAt - firstReportAt).TotalSeconds;
             long images = imagesOfEarlierEpochs + Done - imagesAtFirstReport;
             return Epoch == 0 || images <= 0 || seconds <= 0 ? null : images / seconds;
         }
     }
 
-    /// <summary>Time left at the current rate, or null while unknown.</summary>
-    public TimeSpan? Remaining => ImagesPerSecond is { } rate ? TimeSpan.FromSeconds(Math.Max(0, TotalImages - ImagesDone) / rate) : null;
+    /// <summary>Time left at the current rate (counting down between reports), or null while unknown.</summary>
+    public TimeSpan? Remaining => ImagesPerSecond is { } rate
+        ? TimeSpan.FromSeconds(Math.Max(0, Math.Max(0, TotalImages - ImagesDone) / rate - (clock.Elapsed - lastReportAt).TotalSeconds))
+        : null;
 
     /// <summary>Takes a "train" report of <see cref="TrainingProgress"/>.</summary>
     public void Update(TrainingProgress progress)
@@ -60,6 +60,7 @@ internal sealed class TrainingEta(int epochs)
             imagesAtFirstReport = progress.Done;
         }
         (Epoch, Done, PerEpoch) = (progress.Epoch, progress.Done, progress.Total);
+        lastReportAt = clock.Elapsed;
     }
 
     /// <summary>"85 img/s, eta 0:12:34" (or "eta ?" before the rate is known).</summary>
