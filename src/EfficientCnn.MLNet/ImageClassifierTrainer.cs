@@ -97,6 +97,9 @@ public sealed class ImageClassifierTrainer : IEstimator<OnnxImageTransformer>
         /// <summary>Training device: "auto", "cpu", "cuda" or "cuda:N".</summary>
         public string Device { get; set; } = "auto";
 
+        /// <summary>Precision of the forward pass and loss (see <see cref="MixedPrecision.Resolve"/>).</summary>
+        public TrainingPrecision Precision { get; set; } = TrainingPrecision.Auto;
+
         /// <summary>Folder for per-epoch checkpoints (resumed when present), or null.</summary>
         public string? CheckpointDirectory { get; set; }
 
@@ -126,7 +129,7 @@ public sealed class ImageClassifierTrainer : IEstimator<OnnxImageTransformer>
             Epochs = Epochs, BatchSize = BatchSize, LearningRate = LearningRate, WarmupEpochs = WarmupEpochs, Optimizer = Optimizer,
             Momentum = Momentum, WeightDecay = WeightDecay, LabelSmoothing = LabelSmoothing, Augmentation = Augmentation, Scope = Scope,
             TrainLastStages = TrainLastStages, AgcClipping = AgcClipping, EarlyStoppingPatience = EarlyStoppingPatience, Seed = Seed,
-            Device = Device, CheckpointDirectory = CheckpointDirectory, OnBadImage = OnBadImage, OnEpoch = OnEpoch, OnProgress = OnProgress,
+            Device = Device, Precision = Precision, CheckpointDirectory = CheckpointDirectory, OnBadImage = OnBadImage, OnEpoch = OnEpoch, OnProgress = OnProgress,
         };
     }
 

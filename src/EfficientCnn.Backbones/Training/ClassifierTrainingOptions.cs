@@ -26,6 +26,25 @@ public enum TrainScope
     All,
 }
 
+/// <summary>Numeric precision of the training forward and backward passes.</summary>
+public enum TrainingPrecision
+{
+    /// <summary>
+    /// The fastest precision that trains reliably on the device: Float16 autocast with loss scaling on CUDA, Float32 on
+    /// the CPU. TorchSharp 0.107 has no autocast, so it resolves to Float32 everywhere for now (see <see cref="MixedPrecision"/>).
+    /// </summary>
+    Auto,
+
+    /// <summary>Single precision throughout: the reference, and deterministic on the CPU with a fixed thread count.</summary>
+    Float32,
+
+    /// <summary>bfloat16 autocast of the forward pass and loss (float32 weights); needs autocast support in TorchSharp.</summary>
+    BFloat16,
+
+    /// <summary>float16 autocast with dynamic loss scaling (float32 weights), CUDA only; needs autocast support in TorchSharp.</summary>
+    Float16,
+}
+
 /// <summary>Metrics after one epoch, passed to <see cref="ClassifierTrainingOptions.OnEpoch"/>.</summary>
 /// <param name="Epoch">1-based epoch.</param>
 /// <param name="TrainLoss">Mean training loss (with label smoothing, on augmented images).</param>
@@ -96,6 +115,12 @@ public sealed record ClassifierTrainingOptions
     /// <summary>"cpu", "cuda", "cuda:N", or "auto" (CUDA when TorchSharp has it, else CPU).</summary>
     public string Device { get; init; } = "auto";
 
+    /// <summary>
+    /// Precision of the forward pass and loss; <see cref="MixedPrecision.Resolve"/> says what runs on <see cref="Device"/>
+    /// and <see cref="Validate"/> rejects what cannot.
+    /// </summary>
+    public TrainingPrecision Precision { get; init; } = TrainingPrecision.Auto;
+
     /// <summary>Folder for a checkpoint after every epoch, or null for none.</summary>
     public string? CheckpointDirectory { get; init; }
 
@@ -137,7 +162,7 @@ public sealed record ClassifierTrainingOptions
         if (EarlyStoppingPatience is { } p && p < 1) throw new ArgumentException($"EarlyStoppingPatience must be at least 1, got {p}.", nameof(EarlyStoppingPatience));
         if (DecodeParallelism == 0 || DecodeParallelism < -1) throw new ArgumentException($"DecodeParallelism must be -1 or positive, got {DecodeParallelism}.", nameof(DecodeParallelism));
         Augmentation?.Validate();
-        TrainingDevice.Parse(Device);
+        MixedPrecision.Resolve(Precision, TrainingDevice.Parse(Device));
         return this;
     }
 }

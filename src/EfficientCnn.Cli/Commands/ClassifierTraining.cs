@@ -13,7 +13,8 @@ namespace EfficientCnn.Cli.Commands;
 /// <param name="BatchSize">Images per step.</param>
 /// <param name="Seed">Seed of everything random.</param>
 /// <param name="Checkpoint">Folder for per-epoch checkpoints (resumed), or null.</param>
-internal sealed record TrainSetup(int? Resolution, int BatchSize, int Seed, string? Checkpoint);
+/// <param name="Precision">Precision of the forward pass and loss.</param>
+internal sealed record TrainSetup(int? Resolution, int BatchSize, int Seed, string? Checkpoint, TrainingPrecision Precision);
 
 /// <summary>A trained model with its training history.</summary>
 /// <param name="Backbone">The backbone it started from.</param>
@@ -65,7 +66,7 @@ internal sealed class ClassifierTraining
         var options = new ImageClassifierTrainer.Options
         {
             Backbone = backbone, Resolution = setup.Resolution, Epochs = epochs, BatchSize = setup.BatchSize, Scope = scope,
-            ValidationSet = validation, Seed = setup.Seed, CheckpointDirectory = checkpoint,
+            ValidationSet = validation, Seed = setup.Seed, CheckpointDirectory = checkpoint, Precision = setup.Precision,
             OnBadImage = BadImagePolicy.Skip, CancellationToken = cancellationToken,
         };
         var trainer = ml.MulticlassClassification.Trainers.FineTuneImageClassifier(options);

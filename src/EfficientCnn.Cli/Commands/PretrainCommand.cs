@@ -13,8 +13,8 @@ namespace EfficientCnn.Cli.Commands;
 
 /// <summary>
 /// <c>efficientcnn pretrain</c>: supervised pretraining of a backbone on a labelled image collection, with a checkpoint
-/// per epoch (<c>--resume</c> continues exactly), metrics as CSV, and the feature extractor exported as an ONNX backbone
-/// (what models/ ships and the featurizer, trainer and CLI load by name).
+/// per epoch (<c>--resume</c> continues exactly), metrics as CSV and JSON, a progress bar with the remaining time, and the
+/// feature extractor exported as an ONNX backbone (what models/ ships and the featurizer, trainer and CLI load by name).
 /// </summary>
 public sealed class PretrainCommand : Command<PretrainCommand.Settings>
 {
@@ -58,8 +58,19 @@ public sealed class PretrainCommand : Command<PretrainCommand.Settings>
 
         /// <summary>Checkpoint folder.</summary>
         [CommandOption("--checkpoint <DIR>")]
-        [Description("Folder for the per-epoch checkpoint; an existing checkpoint there is resumed.")]
+        [Description("Folder for the per-epoch checkpoint (killing the run loses at most the epoch in progress); continue it with --resume.")]
         public string? Checkpoint { get; init; }
+
+        /// <summary>Continue the run in --checkpoint.</summary>
+        [CommandOption("--resume")]
+        [Description("Continue the run whose checkpoint is in --checkpoint (without it, an existing checkpoint is an error, so no run is continued by mistake).")]
+        public bool Resume { get; init; }
+
+        /// <summary>Training precision.</summary>
+        [CommandOption("--precision <P>")]
+        [Description(PrecisionOption.Help)]
+        [DefaultValue("auto")]
+        public string Precision { get; init; } = "auto";
 
         /// <summary>Output ONNX backbone.</summary>
         [CommandOption("-o|--output <FILE>")]
@@ -76,9 +87,9 @@ public sealed class PretrainCommand : Command<PretrainCommand.Settings>
         [Description("The teacher's Caffe-style preprocessing graph (ML.NET's ResNetPreprocess.onnx); default: the teacher's metadata, else ImageNet's.")]
         public string? TeacherMeanImage { get; init; }
 
-        /// <summary>Metrics CSV.</summary>
+        /// <summary>Base path of the metrics files.</summary>
         [CommandOption("--metrics <FILE>")]
-        [Description("CSV of per-epoch metrics (default: next to the output).")]
+        [Description("Base path of the per-epoch metrics, written as FILE.csv and FILE.json after every epoch (default: OUTPUT.metrics.csv/.json next to the output).")]
         public string? Metrics { get; init; }
 
         /// <inheritdoc />
@@ -88,6 +99,8 @@ public sealed class PretrainCommand : Command<PretrainCommand.Settings>
             if (string.IsNullOrWhiteSpace(Output)) return ValidationResult.Error("--output is required.");
             if (Resolution < 32) return ValidationResult.Error($"--resolution must be >= 32, got {Resolution}.");
             if (Epochs < 1) return ValidationResult.Error($"--epochs must be >= 1, got {Epochs}.");
+            if (Resume && string.IsNullOrWhiteSpace(Checkpoint)) return ValidationResult.Error("--resume needs --checkpoint <DIR>: the folder of the run to continue.");
+            if (PrecisionOption.Error(Precision) is { } precision) return ValidationResult.Error(precision);
             return ValidationResult.Success();
         }
     }
@@ -96,30 +109,36 @@ public sealed class PretrainCommand : Command<PretrainCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken) =>
         OnnxCommandHelpers.Guard(false, () =>
         {
+            // Everything that can be checked is checked before the data is read: nothing is lost to a typo after an hour.
+            CheckResume(settings);
+            var precision = PrecisionOption.Check(settings.Precision);
             var data = ImageDataset.Load(settings.Data!, split: File.Exists(settings.Data) ? "train" : null).EnsureTrainable();
             var (train, validation) = data.StratifiedSplit(0.1, settings.Seed);
             var spec = PreprocessingSpec.ImageNet(settings.Resolution);
-            string metricsPath = settings.Metrics ?? Path.ChangeExtension(settings.Output!, ".metrics.csv");
-            using var cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
+            var metrics = new MetricsLog(settings.Metrics ?? MetricsLog.NextTo(settings.Output!),
+                new MetricsRunInfo(settings.Teacher is null ? "pretrain" : "pretrain --teacher", settings.Backbone, settings.Resolution, data.Source, settings.Seed,
+                    PrecisionOption.Describe(precision), settings.Teacher),
+                settings.Resume);
+            using var cancellation = new ConsoleCancellation(cancellationToken);
             var watch = Stopwatch.StartNew();
-            AnsiConsole.MarkupLine($"pretraining [bold]{Markup.Escape(settings.Backbone)}[/] at {settings.Resolution} px on {train.Count} images " +
+            AnsiConsole.MarkupLine($"pretraining [bold]{Markup.Escape(settings.Backbone)}[/] at {settings.Resolution} px in {PrecisionOption.Describe(precision)} on {train.Count} images " +
                                    $"({data.Classes.Count} classes, {validation.Count} held out) from {Markup.Escape(data.Source)}");
-            if (settings.Teacher is not null) return Distill(settings, data, metricsPath, watch, cancel.Token);
+            if (settings.Teacher is not null) return Distill(settings, data, metrics, watch, cancellation.Token);
             var options = new ClassifierTrainingOptions
             {
                 Epochs = settings.Epochs, BatchSize = settings.BatchSize, LearningRate = settings.LearningRate, WarmupEpochs = 2, WeightDecay = 0.02,
-                Seed = settings.Seed, CheckpointDirectory = settings.Checkpoint, OnBadImage = BadImagePolicy.Skip, HeadDropRate = 0.2,
-                Augmentation = ImageAugmentation.Default with { MinScale = 0.25f },
-                OnEpoch = m =>
-                {
-                    AnsiConsole.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"epoch {m.Epoch}/{settings.Epochs}: train loss {m.TrainLoss:F3} acc {m.TrainAccuracy:P1}, val loss {m.ValidationLoss:F3} acc {m.ValidationAccuracy:P1}, lr {m.LearningRate:G3}, {m.ImagesPerSecond:F0} img/s, {watch.Elapsed:hh\\:mm\\:ss}"));
-                    AppendMetrics(metricsPath, m);
-                },
+                Seed = settings.Seed, CheckpointDirectory = settings.Checkpoint, Resume = settings.Resume, OnBadImage = BadImagePolicy.Skip, HeadDropRate = 0.2,
+                Augmentation = ImageAugmentation.Default with { MinScale = 0.25f }, Precision = precision,
             };
             var source = BackboneSource.Resolve(settings.Backbone);
-            var result = new ClassifierTrainer(options).Train(source.CreateFeatureExtractor(settings.Seed), spec, train, validation, cancel.Token);
+            var result = TrainingConsole.Run(settings.Epochs, m =>
+            {
+                AnsiConsole.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"epoch {m.Epoch}/{settings.Epochs}: train loss {m.TrainLoss:F3} acc {m.TrainAccuracy:P1}, val loss {m.ValidationLoss:F3} acc {m.ValidationAccuracy:P1}, lr {m.LearningRate:G3}, {m.ImagesPerSecond:F0} img/s, {watch.Elapsed:hh\\:mm\\:ss}"));
+                metrics.Record(m);
+            }, callbacks => new ClassifierTrainer(options with { OnProgress = callbacks.OnProgress, OnEpoch = callbacks.OnEpoch })
+                .Train(source.CreateFeatureExtractor(settings.Seed), spec, train, validation, cancellation.Token));
+            metrics.Complete(result.History);
             var best = result.History.FirstOrDefault(h => h.Epoch == result.BestEpoch);
             var model = result.Model;
             model.to(torch.CPU);
@@ -129,15 +148,31 @@ public sealed class PretrainCommand : Command<PretrainCommand.Settings>
                 WeightsProvenance = string.Create(CultureInfo.InvariantCulture,
                     $"efficientcnn pretrain: supervised on {data.Source} ({train.Count} images, {data.Classes.Count} classes), {result.History.Count} epochs at {settings.Resolution} px, best epoch {result.BestEpoch} (validation accuracy {best?.ValidationAccuracy:P1}), seed {settings.Seed}"),
             });
-            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(settings.Output!))!);
             OnnxExporter.WriteAtomically(settings.Output!, bytes);
             AnsiConsole.MarkupLine($"wrote [bold]{Markup.Escape(settings.Output!)}[/] ({bytes.Length / 1e6:F1} MB) in {watch.Elapsed:hh\\:mm\\:ss}; best epoch {result.BestEpoch}" +
-                                   (result.Cancelled ? " (stopped early by Ctrl-C; rerun with the same --checkpoint to continue)" : ""));
+                                   (result.Cancelled && settings.Checkpoint is not null ? "; stopped early by Ctrl-C: rerun with --resume to continue" : result.Cancelled ? "; stopped early by Ctrl-C" : ""));
+            AnsiConsole.MarkupLine($"metrics: {Markup.Escape(metrics.CsvPath)}, {Markup.Escape(metrics.JsonPath)}");
             return 0;
         });
 
+    /// <summary>
+    /// Like <c>efficientcnn search</c>: a checkpoint is continued only when asked (<c>--resume</c>), and <c>--resume</c>
+    /// needs a checkpoint, so neither a finished run is silently extended nor a typo in the folder starts afresh.
+    /// </summary>
+    private static void CheckResume(Settings settings)
+    {
+        if (settings.Checkpoint is null) return;
+        ModelFiles.CheckWritableFolder(settings.Checkpoint, "checkpoint");
+        var checkpoint = new TrainingCheckpoint(settings.Checkpoint);
+        string folder = Path.GetFullPath(settings.Checkpoint);
+        if (checkpoint.Exists && !settings.Resume)
+            throw new ArgumentException($"--checkpoint {folder} already holds a training checkpoint ({Path.GetFileName(checkpoint.FilePath)}): pass --resume to continue that run, or choose another --checkpoint folder.", "checkpoint");
+        if (!checkpoint.Exists && settings.Resume)
+            throw new ArgumentException($"--resume: {folder} holds no training checkpoint ({Path.GetFileName(checkpoint.FilePath)}) to continue; point --checkpoint at the run's folder, or drop --resume to start afresh.", "resume");
+    }
+
     /// <summary>Feature distillation from --teacher into the zoo backbone, then the same ONNX export.</summary>
-    private static int Distill(Settings settings, ImageDataset data, string metricsPath, Stopwatch watch, CancellationToken cancellationToken)
+    private static int Distill(Settings settings, ImageDataset data, MetricsLog metrics, Stopwatch watch, CancellationToken cancellationToken)
     {
         var teacherSource = BackboneSource.Resolve(settings.Teacher);
         var teacherSpec = settings.TeacherMeanImage is { } prep
@@ -148,17 +183,17 @@ public sealed class PretrainCommand : Command<PretrainCommand.Settings>
         var spec = PreprocessingSpec.ImageNet(settings.Resolution);
         AnsiConsole.MarkupLine($"distilling [bold]{Markup.Escape(teacherSource.Name)}[/] ({teacher.FeatureDim} features at {teacherSpec.Resolution} px) into " +
                                $"[bold]{Markup.Escape(settings.Backbone)}[/] at {settings.Resolution} px on {data.Count} images from {Markup.Escape(data.Source)}");
-        var history = new FeatureDistiller(new DistillationOptions
+        var history = TrainingConsole.Run(settings.Epochs, m =>
+        {
+            AnsiConsole.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"epoch {m.Epoch}/{settings.Epochs}: cosine to teacher train {m.TrainAccuracy:F3}, held out {m.ValidationAccuracy:F3}, lr {m.LearningRate:G3}, {m.ImagesPerSecond:F0} img/s, {watch.Elapsed:hh\\:mm\\:ss}"));
+            metrics.Record(m);
+        }, callbacks => new FeatureDistiller(new DistillationOptions
         {
             Epochs = settings.Epochs, BatchSize = settings.BatchSize, LearningRate = settings.LearningRate, Seed = settings.Seed,
-            CheckpointDirectory = settings.Checkpoint,
-            OnEpoch = m =>
-            {
-                AnsiConsole.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"epoch {m.Epoch}/{settings.Epochs}: cosine to teacher train {m.TrainAccuracy:F3}, held out {m.ValidationAccuracy:F3}, lr {m.LearningRate:G3}, {m.ImagesPerSecond:F0} img/s, {watch.Elapsed:hh\\:mm\\:ss}"));
-                AppendMetrics(metricsPath, m);
-            },
-        }).Distill(student, spec, teacher, teacherSpec, data, cancellationToken);
+            CheckpointDirectory = settings.Checkpoint, OnProgress = callbacks.OnProgress, OnEpoch = callbacks.OnEpoch,
+        }).Distill(student, spec, teacher, teacherSpec, data, cancellationToken));
+        metrics.Complete(history);
         var last = history.LastOrDefault();
         var bytes = OnnxExporter.ExportBytes(student, new OnnxExportOptions
         {
@@ -166,18 +201,9 @@ public sealed class PretrainCommand : Command<PretrainCommand.Settings>
             WeightsProvenance = string.Create(CultureInfo.InvariantCulture,
                 $"efficientcnn pretrain: features distilled from {teacherSource.Name} on {data.Source} ({data.Count} images, labels unused), {history.Count} epochs at {settings.Resolution} px, held-out cosine {last?.ValidationAccuracy:F3}, seed {settings.Seed}"),
         });
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(settings.Output!))!);
         OnnxExporter.WriteAtomically(settings.Output!, bytes);
         AnsiConsole.MarkupLine($"wrote [bold]{Markup.Escape(settings.Output!)}[/] ({bytes.Length / 1e6:F1} MB) in {watch.Elapsed:hh\\:mm\\:ss}");
+        AnsiConsole.MarkupLine($"metrics: {Markup.Escape(metrics.CsvPath)}, {Markup.Escape(metrics.JsonPath)}");
         return 0;
-    }
-
-    private static void AppendMetrics(string path, EpochMetrics m)
-    {
-        bool header = !File.Exists(path);
-        using var w = new StreamWriter(path, append: true);
-        if (header) w.WriteLine("epoch,train_loss,train_accuracy,val_loss,val_accuracy,learning_rate,seconds,images_per_second");
-        w.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{m.Epoch},{m.TrainLoss:R},{m.TrainAccuracy:R},{m.ValidationLoss:R},{m.ValidationAccuracy:R},{m.LearningRate:R},{m.Seconds:R},{m.ImagesPerSecond:R}"));
     }
 }

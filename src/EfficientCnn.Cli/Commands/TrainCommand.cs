@@ -86,6 +86,12 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [Description("Save a checkpoint after every epoch in DIR and resume from it when present.")]
         public string? Checkpoint { get; init; }
 
+        /// <summary>Training precision.</summary>
+        [CommandOption("--precision <P>")]
+        [Description(PrecisionOption.Help)]
+        [DefaultValue("auto")]
+        public string Precision { get; init; } = "auto";
+
         /// <summary>Whether the backbone is <c>auto</c>.</summary>
         public bool IsAuto => string.Equals(Backbone, "auto", StringComparison.OrdinalIgnoreCase);
 
@@ -103,6 +109,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             if (BatchSize < 2) return ValidationResult.Error($"--batch-size must be >= 2 (batch norm needs two images), got {BatchSize}.");
             if (MaxLatencyMs is <= 0) return ValidationResult.Error($"--max-latency-ms must be > 0, got {MaxLatencyMs}.");
             if (Seed < 0) return ValidationResult.Error($"--seed must be >= 0, got {Seed}.");
+            if (PrecisionOption.Error(Precision) is { } precision) return ValidationResult.Error(precision);
             return ValidationResult.Success();
         }
     }
@@ -136,6 +143,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             if (settings.Report is not null) ModelFiles.CheckWritableFolder(settings.Report, "report");
             if (settings.Checkpoint is not null) ModelFiles.CheckWritableFolder(settings.Checkpoint, "checkpoint");
             if (!settings.IsAuto) BackboneSource.Resolve(settings.Backbone);
+            var precision = PrecisionOption.Check(settings.Precision);
             var data = ImageData.Load(settings.Data!, "train").EnsureTrainable();
             var counts = data.ClassCounts();
             AnsiConsole.WriteLine($"Data: {data.Count} images, {data.Classes.Count} classes ({string.Join(", ", data.Classes.Select((c, i) => $"{c} {counts[i]}"))})");
@@ -144,7 +152,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             DateTime? deadline = settings.Time is null ? null : DateTime.UtcNow + SearchCommand.ParseDuration(settings.Time)!.Value;
             var ml = new MLContext(settings.Seed);
             var training = new ClassifierTraining(ml, data, settings.ValidationFraction, settings.Seed);
-            var setup = new TrainSetup(settings.Resolution, settings.BatchSize, settings.Seed, settings.Checkpoint);
+            var setup = new TrainSetup(settings.Resolution, settings.BatchSize, settings.Seed, settings.Checkpoint, precision);
             TrainedModel final;
             IReadOnlyList<LeaderboardRow> leaderboard = [];
             if (settings.IsAuto)
