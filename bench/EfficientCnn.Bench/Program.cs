@@ -2,7 +2,8 @@ using EfficientCnn.Backbones.Runtime;
 using EfficientCnn.Bench;
 
 // The malloc and thread settings every TorchSharp user of the library should apply; ML.NET variants run under them too.
-if (args is not ["first-prediction-child", ..]) TorchRuntime.Configure(); // a load-only app never touches libtorch
+// A load-only app never touches libtorch, and drawing a plot does not need it.
+if (args is not ["first-prediction-child" or "plot-transfer", ..]) TorchRuntime.Configure();
 var parsed = BenchArgs.Parse(args);
 try
 {
@@ -17,6 +18,7 @@ try
         "finetune" => FinetuneBench.Run(parsed),
         "finetune-child" => FinetuneBench.Child(parsed),
         "accuracy" => AccuracyBench.Run(parsed),
+        "plot-transfer" => TransferPlot.Run(parsed),
         _ => Usage(),
     };
 }
@@ -35,6 +37,8 @@ static int Usage()
           first-prediction [--images DIR] [--runs 5]
           finetune         --images DIR [--count 128]
           accuracy         --data DIR [--backbone NAME|FILE.onnx] [--output-tensor NAME] [--epochs 4] [--resolution R] [--methods mlnet,featurize,finetune]
+                           [--scope all|head|last] [--results FILE.csv]
+          plot-transfer    --results FILE.csv --out FILE.png [--dataset NAME]
         """);
     return 2;
 }
