@@ -42,6 +42,13 @@ internal static class AccuracyBench
         var methods = (a.Get("methods") ?? "mlnet,featurize,finetune").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         if (methods.Except(Methods).FirstOrDefault() is { } unknown)
             throw new ArgumentException($"unknown method '{unknown}' in --methods; use {string.Join(", ", Methods)}.", "methods");
+        int epochs = a.Int("epochs", 4);
+        string scopeName = a.Get("scope") ?? "all";
+        var scope = scopeName switch
+        {
+            "all" => TrainScope.All, "head" => TrainScope.HeadOnly, "last" => TrainScope.LastStages,
+            _ => throw new ArgumentException($"--scope must be all, head or last, got '{scopeName}'.", "scope"),
+        };
         string? results = a.Get("results");
         if (results is not null) TransferResultsCsv.Append(results, []); // header now, or a wrong file refused before hours of training
         Console.WriteLine($"{train.Length} train / {test.Length} test images; backbone {source}; fine-tuning at {resolution} px");
@@ -78,13 +85,6 @@ internal static class AccuracyBench
                     .AppendCacheCheckpoint(ml)
                     .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Features"))),
                 backboneName, source, outputTensor, fromScratch ? "random-features" : "featurize", "frozen", isResNet18 ? 224 : resolution, null);
-        int epochs = a.Int("epochs", 4);
-        string scopeName = a.Get("scope") ?? "all";
-        var scope = scopeName switch
-        {
-            "all" => TrainScope.All, "head" => TrainScope.HeadOnly, "last" => TrainScope.LastStages,
-            _ => throw new ArgumentException($"--scope must be all, head or last, got '{scopeName}'.", "scope"),
-        };
         if (methods.Contains("finetune"))
             Record(Evaluate(ml, $"FineTuneImageClassifier {source.Name}, {resolution} px, {epochs} epochs, Scope {scope}", labels, trainView, testView,
                 ml.MulticlassClassification.Trainers.FineTuneImageClassifier(new ImageClassifierTrainer.Options
@@ -102,7 +102,7 @@ internal static class AccuracyBench
                 r.Outcome.Description, F(r.Row.LatencyMs!.Value, 2), r.Row.Macs is { } macs ? F(macs / 1e6) + " M" : "?",
                 F(r.Row.MicroAccuracy, 3), F(r.Row.MacroAccuracy, 3), F(r.Row.LogLoss!.Value, 3), F(r.Outcome.TrainSeconds), F(r.Outcome.TestSeconds),
             }));
-        if (results is not null) Console.WriteLine($"appended {rows.Count} rows to {results}");
+        if (results is not null) Console.WriteLine($"appended {rows.Count} row{(rows.Count == 1 ? "" : "s")} to {results}");
         return 0;
     }
 

@@ -97,19 +97,23 @@ public static class TransferPlot
     }
 
     /// <summary>
-    /// Moves boxes down, in order of their top edge, until none overlaps one placed before it (a greedy pass: labels of
-    /// nearby points end up stacked instead of printed over each other).
+    /// Moves each label up or down as little as it can so that it covers neither a label placed before it (labels go in
+    /// order of their top edge) nor an <paramref name="obstacles"/> box (the markers), staying between
+    /// <paramref name="top"/> and <paramref name="bottom"/> where there is room. Labels keep their x.
     /// </summary>
-    public static IReadOnlyList<LabelBox> Spread(IReadOnlyList<LabelBox> boxes)
+    public static IReadOnlyList<LabelBox> Spread(IReadOnlyList<LabelBox> labels, IReadOnlyList<LabelBox> obstacles, double top, double bottom)
     {
-        var result = new LabelBox[boxes.Count];
-        var placed = new List<LabelBox>();
-        foreach (int i in Enumerable.Range(0, boxes.Count).OrderBy(i => boxes[i].Y))
+        var result = new LabelBox[labels.Count];
+        var taken = new List<LabelBox>(obstacles);
+        foreach (int i in Enumerable.Range(0, labels.Count).OrderBy(i => labels[i].Y))
         {
-            var box = boxes[i];
-            while (placed.FirstOrDefault(box.Overlaps) is { } hit) box = box with { Y = hit.Y + hit.Height };
-            placed.Add(box);
-            result[i] = box;
+            var label = labels[i];
+            // Where a free spot can start: where it is, or just below or above anything already there.
+            var spots = taken.SelectMany(t => new[] { t.Y + t.Height, t.Y - label.Height }).Prepend(label.Y)
+                .Select(y => label with { Y = y }).Where(c => !taken.Any(c.Overlaps))
+                .OrderBy(c => c.Y < top || c.Y + c.Height > bottom).ThenBy(c => Math.Abs(c.Y - label.Y)).ThenBy(c => c.Y);
+            result[i] = spots.First(); // the spot below the lowest box is always free
+            taken.Add(result[i]);
         }
         return result;
     }
@@ -119,7 +123,7 @@ public static class TransferPlot
         var model = new PlotModel
         {
             Title = rows[0].Dataset,
-            Subtitle = "test accuracy against backbone latency; dashed: 1/5 of ResNet18's latency (the issue's aim)",
+            Subtitle = "the issue's aim: ResNet18's accuracy at 1/5 of its cost, left of the dashed line",
             TitleFontSize = 18,
             SubtitleFontSize = 12,
             DefaultFont = Font,
@@ -147,11 +151,11 @@ public static class TransferPlot
         AddSeries(model, "our pretrained backbones", MarkerType.Circle, 6, OursColour, rows.Where(r => !r.IsResNet18 && !r.IsFromScratch));
         AddSeries(model, "random init (from scratch)", MarkerType.Square, 6, ScratchColour, rows.Where(r => r.IsFromScratch));
         if (limit is { } ms)
-            model.Annotations.Add(new LineAnnotation
-            {
-                Type = LineAnnotationType.Vertical, X = ms, Color = ResNet18Colour, StrokeThickness = 2, LineStyle = LineStyle.Dash,
-                Text = $"1/5 of ResNet18's cost: {ms:0.#} ms", TextColor = OxyColor.FromRgb(0xb3, 0x58, 0x06), FontSize = LabelFontSize,
-            });
+        {
+            model.Annotations.Add(new LineAnnotation { Type = LineAnnotationType.Vertical, X = ms, Color = ResNet18Colour, StrokeThickness = 2, LineStyle = LineStyle.Dash });
+            // Named in the legend (an empty series) rather than along the line, where its text would crowd the labels.
+            model.Series.Add(new LineSeries { Title = $"1/5 of ResNet18's latency ({ms:0.#} ms)", Color = ResNet18Colour, StrokeThickness = 2, LineStyle = LineStyle.Dash });
+        }
         model.Legends.Add(new Legend
         {
             LegendPlacement = LegendPlacement.Outside, LegendPosition = LegendPosition.BottomCenter,
@@ -169,7 +173,7 @@ public static class TransferPlot
 
     /// <summary>
     /// One label per row beside its marker: right of it, or left in the right third of the plot (so it stays inside),
-    /// moved down where it would cover another label.
+    /// moved up or down (with a leader line) where it would cover another label or a marker.
     /// </summary>
     private static void AddLabels(PlotModel model, TransferResult[] rows, SkiaRenderContext layout)
     {
@@ -180,23 +184,36 @@ public static class TransferPlot
             var area = model.PlotArea;
             var anchors = rows.Select(r => x.Transform(r.LatencyMs!.Value, 100 * r.MicroAccuracy, y)).ToArray();
             var texts = rows.Select(r => $"{r.Backbone} · {r.Method}").ToArray();
-            var boxes = anchors.Select((p, i) =>
+            var labels = anchors.Select((p, i) =>
             {
                 var text = layout.MeasureText(texts[i], Font, LabelFontSize, FontWeights.Normal);
                 double width = text.Width + LabelPadding.Left + LabelPadding.Right, height = text.Height + LabelPadding.Top + LabelPadding.Bottom + 1;
                 bool left = p.X > area.Left + 2 * area.Width / 3;
                 return new LabelBox(left ? p.X - 8 - width : p.X + 8, p.Y - height / 2, width, height);
             }).ToArray();
-            var spread = Spread(boxes);
+            var markers = anchors.Select(p => new LabelBox(p.X - 6, p.Y - 6, 12, 12)).ToArray();
+            var placed = Spread(labels, markers, area.Top, area.Bottom);
             for (int i = 0; i < rows.Length; i++)
+            {
+                if (Math.Abs(placed[i].Y - labels[i].Y) > placed[i].Height / 3)
+                {
+                    // Moved off its point: a thin leader line from the marker to the label's near edge.
+                    var edge = new ScreenPoint(placed[i].X < anchors[i].X ? placed[i].X + placed[i].Width : placed[i].X, placed[i].Y + placed[i].Height / 2);
+                    model.Annotations.Add(new PolylineAnnotation
+                    {
+                        Points = { x.InverseTransform(anchors[i].X, anchors[i].Y, y), x.InverseTransform(edge.X, edge.Y, y) },
+                        Color = OxyColor.FromRgb(0xaa, 0xaa, 0xaa), StrokeThickness = 1, LineStyle = LineStyle.Solid, Layer = AnnotationLayer.BelowSeries,
+                    });
+                }
                 model.Annotations.Add(new TextAnnotation
                 {
                     Text = texts[i], TextPosition = x.InverseTransform(anchors[i].X, anchors[i].Y, y), FontSize = LabelFontSize,
                     TextHorizontalAlignment = HorizontalAlignment.Left, TextVerticalAlignment = VerticalAlignment.Top,
-                    Offset = new ScreenVector(spread[i].X - anchors[i].X, spread[i].Y - anchors[i].Y),
+                    Offset = new ScreenVector(placed[i].X - anchors[i].X, placed[i].Y - anchors[i].Y),
                     Padding = LabelPadding, Stroke = OxyColors.Transparent, Background = OxyColor.FromAColor(200, OxyColors.White),
                     TextColor = rows[i].IsResNet18 ? OxyColor.FromRgb(0xb3, 0x58, 0x06) : OxyColor.FromRgb(0x22, 0x22, 0x22),
                 });
+            }
         }
     }
 

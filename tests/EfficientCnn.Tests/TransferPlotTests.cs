@@ -86,19 +86,27 @@ public sealed class TransferPlotTests
     }
 
     [Test]
-    public void SpreadStacksOverlappingLabelsAndLeavesSeparateOnesWhereTheyAre()
+    public void SpreadMovesLabelsOffEachOtherAndOffMarkersByLittleAndInsideThePlot()
     {
-        var boxes = new[] { new LabelBox(10, 100, 200, 15), new LabelBox(30, 105, 200, 15), new LabelBox(10, 100, 200, 15), new LabelBox(400, 100, 200, 15) };
+        const double height = 15, bottom = 305;
+        var labels = new[]
+        {
+            new LabelBox(10, 100, 200, height), new LabelBox(30, 105, 200, height), new LabelBox(10, 100, 200, height),
+            new LabelBox(400, 100, 200, height), new LabelBox(10, 290, 200, height),
+        };
+        var markers = new[] { new LabelBox(500, 100, 12, 12), new LabelBox(100, 300, 12, 12) };
 
-        var spread = TransferPlot.Spread(boxes);
+        var placed = TransferPlot.Spread(labels, markers, top: 0, bottom);
 
-        for (int i = 0; i < spread.Count; i++)
-            for (int j = i + 1; j < spread.Count; j++)
-                Assert.That(spread[i].Overlaps(spread[j]), Is.False, $"labels {i} and {j}");
-        Assert.That(spread.Select(b => b.X), Is.EqualTo(boxes.Select(b => b.X)), "only moved vertically");
-        Assert.That(spread[0], Is.EqualTo(boxes[0]));
-        Assert.That(spread[3], Is.EqualTo(boxes[3]), "no neighbour: not moved");
-        Assert.That(spread.Max(b => b.Y + b.Height), Is.EqualTo(boxes[0].Y + 3 * boxes[0].Height), "stacked tightly, not scattered");
+        for (int i = 0; i < placed.Count; i++)
+        {
+            Assert.That(markers.Concat(placed.Where((_, j) => j != i)).Any(placed[i].Overlaps), Is.False, $"label {i} covers nothing");
+            Assert.That(placed[i].Y, Is.InRange(0, bottom - height), $"label {i} inside the plot");
+            Assert.That(Math.Abs(placed[i].Y - labels[i].Y), Is.LessThanOrEqualTo(height), $"label {i} stays next to its point");
+        }
+        Assert.That(placed.Select(b => b.X), Is.EqualTo(labels.Select(b => b.X)), "only moved vertically");
+        Assert.That(placed[0], Is.EqualTo(labels[0]), "a free label is not moved");
+        Assert.That(placed[4].Y, Is.LessThan(labels[4].Y), "moved up where below is outside the plot");
     }
 
     private static TransferResult Row(string dataset, string backbone, string method, double latencyMs) =>
