@@ -15,6 +15,9 @@ internal static class MlNetResNet18
     /// <summary>Graph output holding the 512 pooled features (the one DnnFeaturizeImage returns).</summary>
     public const string PooledOutput = "Pooling395_Output_0";
 
+    /// <summary>The zoo variant with this network's architecture (He et al.'s ResNet-18), for its MACs and parameter count.</summary>
+    public const string ZooTwin = "resnet18";
+
     public static string OnnxPath => Path.Combine(AppContext.BaseDirectory, "DnnImageModels", "ResNet18Onnx", "ResNet18.onnx");
 
     private static string PreprocessPath => Path.Combine(AppContext.BaseDirectory, "DnnImageModels", "ResNetPrepOnnx", "ResNetPreprocess.onnx");

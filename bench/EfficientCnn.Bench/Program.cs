@@ -2,7 +2,8 @@ using EfficientCnn.Backbones.Runtime;
 using EfficientCnn.Bench;
 
 // The malloc and thread settings every TorchSharp user of the library should apply; ML.NET variants run under them too.
-if (args is not ["first-prediction-child", ..]) TorchRuntime.Configure(); // a load-only app never touches libtorch
+// A load-only app never touches libtorch, and drawing a plot does not need it.
+if (args is not ["first-prediction-child" or "plot-transfer", ..]) TorchRuntime.Configure();
 var parsed = BenchArgs.Parse(args);
 try
 {
@@ -18,6 +19,7 @@ try
         "finetune-child" => FinetuneBench.Child(parsed),
         "accuracy" => AccuracyBench.Run(parsed),
         "ceiling" => CeilingBench.Run(parsed),
+        "plot-transfer" => TransferPlot.Run(parsed),
         _ => Usage(),
     };
 }
@@ -37,6 +39,8 @@ static int Usage()
           finetune         --images DIR [--count 128]
           ceiling          --images DIR [--count 100] [--runs 40] [--threads N]
           accuracy         --data DIR [--backbone NAME|FILE.onnx] [--output-tensor NAME] [--epochs 4] [--resolution R] [--methods mlnet,featurize,finetune]
+                           [--scope all|head|last] [--results FILE.csv]
+          plot-transfer    --results FILE.csv --out FILE.png [--dataset NAME]
         """);
     return 2;
 }
