@@ -90,6 +90,7 @@ internal static class AccuracyBench
                 ml.MulticlassClassification.Trainers.FineTuneImageClassifier(new ImageClassifierTrainer.Options
                 {
                     Backbone = backbone, Preprocessing = spec, Resolution = resolution, Epochs = epochs, BatchSize = 32, Seed = 1, Scope = scope, TrainLastStages = 3,
+                    BatchNormRecalibrationBatches = fromScratch ? 16 : 0, // precise BN: random-init nets otherwise score with stale statistics
                     OnEpoch = m => Console.WriteLine($"  epoch {m.Epoch}: loss {F(m.TrainLoss, 3)}, train accuracy {F(m.TrainAccuracy, 3)}, {F(m.ImagesPerSecond)} img/s"),
                 })),
                 backboneName, source, outputTensor, fromScratch ? "scratch" : "finetune", scopeName, resolution, epochs);

@@ -100,6 +100,13 @@ public sealed class ImageClassifierTrainer : IEstimator<OnnxImageTransformer>
         /// <summary>Precision of the forward pass and loss (see <see cref="MixedPrecision.Resolve"/>).</summary>
         public TrainingPrecision Precision { get; set; } = TrainingPrecision.Auto;
 
+        /// <summary>
+        /// Re-estimate batch-norm statistics from up to this many training batches after every epoch ("precise BN";
+        /// see <see cref="ClassifierTrainingOptions.BatchNormRecalibrationBatches"/>); useful when training a zoo variant
+        /// from random initialisation on little data. 0 (default) is off.
+        /// </summary>
+        public int BatchNormRecalibrationBatches { get; set; }
+
         /// <summary>Folder for per-epoch checkpoints (resumed when present), or null.</summary>
         public string? CheckpointDirectory { get; set; }
 
@@ -129,7 +136,7 @@ public sealed class ImageClassifierTrainer : IEstimator<OnnxImageTransformer>
             Epochs = Epochs, BatchSize = BatchSize, LearningRate = LearningRate, WarmupEpochs = WarmupEpochs, Optimizer = Optimizer,
             Momentum = Momentum, WeightDecay = WeightDecay, LabelSmoothing = LabelSmoothing, Augmentation = Augmentation, Scope = Scope,
             TrainLastStages = TrainLastStages, AgcClipping = AgcClipping, EarlyStoppingPatience = EarlyStoppingPatience, Seed = Seed,
-            Device = Device, Precision = Precision, CheckpointDirectory = CheckpointDirectory, OnBadImage = OnBadImage, OnEpoch = OnEpoch, OnProgress = OnProgress,
+            Device = Device, Precision = Precision, BatchNormRecalibrationBatches = BatchNormRecalibrationBatches, CheckpointDirectory = CheckpointDirectory, OnBadImage = OnBadImage, OnEpoch = OnEpoch, OnProgress = OnProgress,
         };
     }
 

@@ -152,6 +152,28 @@ public class TrainingTests
     }
 
     [Test]
+    public void PreciseBatchNormSetsEvalStatisticsToTheTrainingImagesAverage()
+    {
+        TrainingFixtures.WriteStripes(folder, 8, 32);
+        var data = ImageDataset.FromFolder(folder);
+        // One batch of all 16 images, no augmentation in the recalibration pass: the stem's running mean must be the
+        // per-channel mean of its convolution over exactly those images.
+        var batch = new ImageBatchLoader(Spec32, 16).Batches(data).Single();
+        var x = tensor(batch.Pixels, [batch.Count, 3, 32, 32]);
+        double Gap(int recalibration)
+        {
+            var result = new ClassifierTrainer(Quick with { Epochs = 1, BatchSize = 16, BatchNormRecalibrationBatches = recalibration }).Train(Tiny(), Spec32, data);
+            var state = result.Model.state_dict();
+            using var _ = no_grad();
+            var expected = nn.functional.conv2d(x, state["backbone.stem.0.weight"], strides: [2, 2], padding: [1, 1]).mean([0, 2, 3]);
+            return (state["backbone.stem.1.running_mean"] - expected).abs().max().item<float>() / expected.abs().max().item<float>();
+        }
+        Assert.That(Gap(1), Is.LessThan(1e-4), "recalibrated: the plain average over the training images");
+        Assert.That(Gap(0), Is.GreaterThan(0.1), "without it: the momentum average of statistics from moving weights");
+        Assert.Throws<ArgumentException>(() => new ClassifierTrainer(Quick with { BatchNormRecalibrationBatches = -1 }));
+    }
+
+    [Test]
     public void KilledRunResumesFromItsCheckpointExactly()
     {
         TrainingFixtures.WriteStripes(folder, 10, 32);

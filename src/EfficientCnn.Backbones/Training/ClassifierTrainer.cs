@@ -225,6 +225,7 @@ public sealed class ClassifierTrainer
                     break;
                 }
                 double trainSeconds = watch.Elapsed.TotalSeconds;
+                if (o.BatchNormRecalibrationBatches > 0) RecalibrateBatchNorm(frozenStages);
                 var (valLoss, valAccuracy) = Validate(epoch + 1);
                 var metrics = new EpochMetrics(epoch + 1, lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), valLoss, valAccuracy,
                     lr, watch.Elapsed.TotalSeconds, seen / Math.Max(1e-9, trainSeconds));
@@ -331,6 +332,40 @@ public sealed class ClassifierTrainer
             if (bestState is not null) foreach (var t in bestState.Values) t.Dispose();
             bestState = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone().DetachFromDisposeScope());
             return true;
+        }
+
+        /// <summary>
+        /// Re-estimates the running mean/variance of every trained batch-norm layer as the plain average over the first
+        /// <see cref="ClassifierTrainingOptions.BatchNormRecalibrationBatches"/> training batches (momentum null = cumulative
+        /// average in libtorch), with the evaluation transform; frozen stages keep theirs. Deterministic: same batches every time.
+        /// </summary>
+        private void RecalibrateBatchNorm(IReadOnlyList<nn.Module> frozenStages)
+        {
+            var frozen = frozenStages.SelectMany(s => s.modules()).OfType<TorchSharp.Modules.BatchNorm>().ToHashSet();
+            var norms = model.modules().OfType<TorchSharp.Modules.BatchNorm>().Where(b => !frozen.Contains(b) && b.track_running_stats).ToArray();
+            if (norms.Length == 0) return;
+            var momentum = norms.Select(b => b.momentum).ToArray();
+            foreach (var b in norms)
+            {
+                b.reset_running_stats();
+                b.momentum = null;
+                b.train();
+            }
+            try
+            {
+                using var _ = no_grad();
+                int rows = Math.Min(train.Count, o.BatchNormRecalibrationBatches * o.BatchSize);
+                foreach (var batch in loader.Batches(train, Enumerable.Range(0, rows).ToArray(), cancellationToken: cancel))
+                {
+                    if (batch.Count < 2) continue;
+                    using var scope = NewDisposeScope();
+                    model.call(ToInput(batch, spec.Resolution, device));
+                }
+            }
+            finally
+            {
+                for (int i = 0; i < norms.Length; i++) norms[i].momentum = momentum[i];
+            }
         }
 
         private (double? Loss, double? Accuracy) Validate(int epoch)
