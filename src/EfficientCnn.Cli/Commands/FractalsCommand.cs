@@ -65,6 +65,9 @@ public sealed class FractalsCommand : Command<FractalsCommand.Settings>
                 return ValidationResult.Error($"--size must be in [{FractalDatabaseOptions.MinSize}, {FractalDatabaseOptions.MaxSize}], got {Size}.");
             if (!(Fill > 0 && Fill < 1)) return ValidationResult.Error(string.Create(CultureInfo.InvariantCulture, $"--fill must be in (0, 1), got {Fill}."));
             if (Points < FractalDatabaseOptions.MinPoints) return ValidationResult.Error($"--points must be >= {FractalDatabaseOptions.MinPoints}, got {Points}.");
+            if (Fill > FractalDatabaseOptions.ReachableFill(Points))
+                return ValidationResult.Error(string.Create(CultureInfo.InvariantCulture,
+                    $"--fill {Fill} cannot be reached: {Points} points cover at most {FractalDatabaseOptions.ReachableFill(Points):F3} of the grid the filling rate is measured on."));
             return ValidationResult.Success();
         }
     }
@@ -91,7 +94,9 @@ public sealed class FractalsCommand : Command<FractalsCommand.Settings>
             }
             catch (ArgumentException e) when (e.ParamName == nameof(FractalDatabaseOptions.FillThreshold))
             {
-                throw new ArgumentException($"--fill {settings.Fill.ToString(CultureInfo.InvariantCulture)}: {e.Message}", "fill", e);
+                // The library's message without its "(Parameter 'FillThreshold')": this one gets "(Parameter 'fill')".
+                string reason = e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal);
+                throw new ArgumentException($"--fill {settings.Fill.ToString(CultureInfo.InvariantCulture)} is too strict: {reason}", "fill", e);
             }
             var table = new Table().AddColumns("classes", "images", "seconds", "images/s", "rejected IFS");
             table.AddRow(summary.Classes.ToString(CultureInfo.InvariantCulture), summary.Images.ToString(CultureInfo.InvariantCulture),

@@ -26,15 +26,24 @@ public static class ChaosGame
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="size"/> &lt; 4 or <paramref name="points"/> &lt; 1.</exception>
     public static FractalRaster? Render(IteratedFunctionSystem system, int size, int points, Random rng)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(size, 4);
+        return Render(system, points, rng, new int[size * size], size);
+    }
+
+    /// <summary>
+    /// <see cref="Render(IteratedFunctionSystem, int, int, Random)"/> into <paramref name="counts"/> (size², all zero),
+    /// which the raster then wraps: the category search reuses one buffer for its thousands of rejected draws.
+    /// </summary>
+    internal static FractalRaster? Render(IteratedFunctionSystem system, int points, Random rng, int[] counts, int size)
+    {
         ArgumentNullException.ThrowIfNull(system);
         ArgumentNullException.ThrowIfNull(rng);
-        ArgumentOutOfRangeException.ThrowIfLessThan(size, 4);
         ArgumentOutOfRangeException.ThrowIfLessThan(points, 1);
         var xs = ArrayPool<double>.Shared.Rent(points);
         var ys = ArrayPool<double>.Shared.Rent(points);
         try
         {
-            return Walk(system, points, rng, xs, ys) ? Plot(xs, ys, points, size) : null;
+            return Walk(system, points, rng, xs, ys) ? Plot(xs, ys, points, counts, size) : null;
         }
         finally
         {
@@ -62,7 +71,7 @@ public static class ChaosGame
         return true;
     }
 
-    private static FractalRaster Plot(double[] xs, double[] ys, int points, int size)
+    private static FractalRaster Plot(double[] xs, double[] ys, int points, int[] counts, int size)
     {
         var (minX, maxX) = Range(xs, points);
         var (minY, maxY) = Range(ys, points);
@@ -72,14 +81,14 @@ public static class ChaosGame
         double sx = Scale(maxX - minX, span), sy = Scale(maxY - minY, span);
         // A degenerate axis (all points on a line) is centred rather than divided by zero.
         double ox = sx == 0 ? size / 2 : margin, oy = sy == 0 ? size / 2 : margin;
-        var counts = new int[size * size];
+        int covered = 0;
         for (int i = 0; i < points; i++)
         {
             int px = (int)Math.Round(ox + (xs[i] - minX) * sx);
             int py = (int)Math.Round(oy + (ys[i] - minY) * sy);
-            counts[py * size + px]++;
+            if (counts[py * size + px]++ == 0) covered++;
         }
-        return new FractalRaster(size, counts);
+        return new FractalRaster(size, counts, covered);
     }
 
     private static (double Min, double Max) Range(double[] values, int count)

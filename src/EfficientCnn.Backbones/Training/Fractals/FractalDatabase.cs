@@ -79,10 +79,13 @@ public sealed class FractalDatabase
         ArgumentOutOfRangeException.ThrowIfNegative(index);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Options.Classes);
         var rng = ImageAugmentation.CreateRandom(Options.Seed, index, SearchStream);
+        int grid = FillingGridSize(Options.Points);
+        var counts = new int[grid * grid];
         for (int draw = 0; draw < Options.MaxDrawsPerClass; draw++)
         {
             var system = IteratedFunctionSystem.Random(rng);
-            var raster = ChaosGame.Render(system, FillingGridSize(Options.Points), Options.Points, rng);
+            Array.Clear(counts);
+            var raster = ChaosGame.Render(system, Options.Points, rng, counts, grid);
             if (raster is not null && raster.FillingRate >= Options.FillThreshold) return new FractalCategory(index, system, raster, draw);
         }
         throw new ArgumentException(

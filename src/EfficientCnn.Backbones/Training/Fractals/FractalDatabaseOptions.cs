@@ -45,6 +45,16 @@ public sealed record FractalDatabaseOptions
     /// <summary>Systems drawn for one category before giving up (the threshold is unreachable at this size and point count).</summary>
     public int MaxDrawsPerClass { get; init; } = 10_000;
 
+    /// <summary>
+    /// The highest filling rate <paramref name="points"/> can reach on their <see cref="FractalDatabase.FillingGridSize"/>
+    /// grid, every point on its own pixel (about 0.38, FractalDB's 100,000 / 512²).
+    /// </summary>
+    public static double ReachableFill(int points)
+    {
+        int grid = FractalDatabase.FillingGridSize(points);
+        return Math.Min(1, points / (double)(grid * grid));
+    }
+
     /// <summary>Throws <see cref="ArgumentException"/> (ParamName = the property) when a setting is out of range; returns this.</summary>
     public FractalDatabaseOptions Validate()
     {
@@ -54,10 +64,9 @@ public sealed record FractalDatabaseOptions
         if (!(FillThreshold > 0 && FillThreshold < 1))
             throw new ArgumentException($"FillThreshold must be in (0, 1), got {FillThreshold}.", nameof(FillThreshold));
         if (Points < MinPoints) throw new ArgumentException($"Points must be >= {MinPoints}, got {Points}.", nameof(Points));
-        int grid = FractalDatabase.FillingGridSize(Points);
-        double reachable = Points / (double)(grid * grid);
-        if (FillThreshold > reachable)
-            throw new ArgumentException($"FillThreshold {FillThreshold} cannot be reached: {Points} points cover at most {reachable:F3} of the {grid}² grid it is measured on.", nameof(FillThreshold));
+        if (FillThreshold > ReachableFill(Points))
+            throw new ArgumentException($"FillThreshold {FillThreshold} cannot be reached: {Points} points cover at most {ReachableFill(Points):F3} " +
+                                        $"of the {FractalDatabase.FillingGridSize(Points)}² grid it is measured on.", nameof(FillThreshold));
         if (Parallelism < 1) throw new ArgumentException($"Parallelism must be >= 1, got {Parallelism}.", nameof(Parallelism));
         if (MaxDrawsPerClass < 1) throw new ArgumentException($"MaxDrawsPerClass must be >= 1, got {MaxDrawsPerClass}.", nameof(MaxDrawsPerClass));
         return this;

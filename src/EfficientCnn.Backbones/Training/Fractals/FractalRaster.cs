@@ -4,16 +4,24 @@ namespace EfficientCnn.Backbones.Training.Fractals;
 public sealed class FractalRaster
 {
     private readonly int[] counts;
+    private readonly int covered;
 
     /// <summary>Wraps <paramref name="counts"/> (row-major, <paramref name="size"/>² entries, not copied).</summary>
-    /// <exception cref="ArgumentException">The count array does not hold size² entries.</exception>
+    /// <exception cref="ArgumentException">The count array does not hold size² entries, or a count is negative.</exception>
     public FractalRaster(int size, int[] counts)
+        : this(size, counts, Covered(counts))
     {
-        ArgumentNullException.ThrowIfNull(counts);
         if (size < 1 || counts.Length != size * size)
             throw new ArgumentException($"A {size}×{size} raster needs {size * size} counts, got {counts.Length}.", nameof(counts));
+        if (counts.Any(c => c < 0)) throw new ArgumentException("Hit counts cannot be negative.", nameof(counts));
+    }
+
+    /// <summary>For the chaos game, which counts the covered pixels as it plots (the search measures thousands of rasters).</summary>
+    internal FractalRaster(int size, int[] counts, int covered)
+    {
         Size = size;
         this.counts = counts;
+        this.covered = covered;
     }
 
     /// <summary>Width and height in pixels.</summary>
@@ -23,7 +31,7 @@ public sealed class FractalRaster
     public int this[int x, int y] => counts[y * Size + x];
 
     /// <summary>FractalDB's filling rate: the fraction of pixels hit at least once.</summary>
-    public double FillingRate => counts.Count(c => c > 0) / (double)counts.Length;
+    public double FillingRate => covered / (double)counts.Length;
 
     /// <summary>
     /// This raster under one of the 8 symmetries of the square: bit 0 mirrors left-right, bit 1 mirrors top-bottom,
@@ -44,7 +52,7 @@ public sealed class FractalRaster
             if ((symmetry & 2) != 0) ty = last - ty;
             result[ty * n + tx] = counts[y * n + x];
         }
-        return new FractalRaster(n, result);
+        return new FractalRaster(n, result, covered);
     }
 
     /// <summary>
@@ -65,5 +73,11 @@ public sealed class FractalRaster
             rgba[4 * i + 2] = (byte)Math.Round(colour.B * shade);
         }
         return rgba;
+    }
+
+    private static int Covered(int[] counts)
+    {
+        ArgumentNullException.ThrowIfNull(counts);
+        return counts.Count(c => c > 0);
     }
 }
