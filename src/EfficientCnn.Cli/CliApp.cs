@@ -33,6 +33,9 @@ public static class CliApp
             config.AddCommand<PretrainCommand>("pretrain")
                 .WithDescription("Pretrain a zoo backbone on labelled images (checkpoint per epoch, resumable) and export it as an ONNX backbone.")
                 .WithExample("pretrain", "--data", "clipart/", "--backbone", "mobilenet_v2_0.5", "--resolution", "112", "--epochs", "30", "--output", "models/my_backbone.onnx", "--checkpoint", "ckpt/");
+            config.AddCommand<FractalsCommand>("fractals")
+                .WithDescription("Write a FractalDB-style database (fractal categories from iterated function systems) as class folders, to pretrain without natural images.")
+                .WithExample("fractals", "--classes", "100", "--per-class", "100", "--size", "128", "--seed", "0", "--out", "fractals/");
             config.AddCommand<ScaleCommand>("scale")
                 .WithDescription("Compound-scale a base (zoo variant or architecture spec) to a MACs, params or measured-latency budget; report φ and the costs.")
                 .WithExample("scale", "--base", "mnasnet_a1", "--target-macs", "600M", "--json");
