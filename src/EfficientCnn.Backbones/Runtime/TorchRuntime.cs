@@ -22,7 +22,11 @@ public static class TorchRuntime
     /// <summary>
     /// Applies the settings once per process; call it before the first tensor is created (later calls do nothing).
     /// </summary>
-    /// <param name="threads">Intra-op threads; null uses <see cref="Environment.ProcessorCount"/>.</param>
+    /// <param name="threads">
+    /// Intra-op threads; null uses <c>$EFFICIENTCNN_THREADS</c> when set (e.g. to share a server between jobs),
+    /// else <see cref="Environment.ProcessorCount"/>. Prefer this to <c>DOTNET_PROCESSOR_COUNT=1</c>, under which
+    /// TorchSharp 0.107's temporary scalars are finalized during native calls far more often (docs/known-issues.md).
+    /// </param>
     public static void Configure(int? threads = null)
     {
         lock (gate)
@@ -40,7 +44,19 @@ public static class TorchRuntime
                 catch (EntryPointNotFoundException) { /* not glibc (e.g. musl): keep the defaults */ }
                 catch (DllNotFoundException) { }
             }
-            torch.set_num_threads(threads ?? Environment.ProcessorCount);
+            torch.set_num_threads(threads ?? ThreadsFromEnvironment() ?? Environment.ProcessorCount);
         }
+    }
+
+    /// <summary>Name of the environment variable that sets libtorch's intra-op threads.</summary>
+    public const string ThreadsEnvironmentVariable = "EFFICIENTCNN_THREADS";
+
+    private static int? ThreadsFromEnvironment()
+    {
+        string? text = Environment.GetEnvironmentVariable(ThreadsEnvironmentVariable);
+        if (string.IsNullOrWhiteSpace(text)) return null;
+        return int.TryParse(text, out int n) && n >= 1
+            ? n
+            : throw new ArgumentException($"{ThreadsEnvironmentVariable} must be a whole number >= 1, got '{text}'.", ThreadsEnvironmentVariable);
     }
 }
