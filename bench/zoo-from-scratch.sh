@@ -14,5 +14,5 @@ for v in $variants; do
   # NFNet-F0 costs 12 GFLOPs at 256 px: trained at 64 px to fit this 2-core machine.
   r=112; [ "$v" = nfnet_f0 ] && r=64
   echo "=== $v from scratch on $data, $r px, $epochs epochs"
-  $B accuracy --data "$data" --backbone "$v" --methods finetune --resolution $r --epochs "$epochs" --scope all --results docs/transfer-results.csv
+  $B accuracy --data "$data" --backbone "$v" --methods finetune --resolution $r --epochs "$epochs" --scope all --results docs/transfer-results.csv --dataset "$(basename "$data" | sed "s/-256$//")"
 done

@@ -26,7 +26,8 @@ internal static class AccuracyBench
     {
         string dir = a.Required("data");
         var (train, test) = ReadSplit(dir);
-        string dataset = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir)));
+        // --dataset names the rows when the folder is a resized copy (e.g. stellarium-dso-256 for stellarium-dso).
+        string dataset = a.Get("dataset") ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir)));
         string backbone = a.Get("backbone") ?? BackboneSource.DefaultName;
         if (backbone == MlNetResNet18.Alias) backbone = MlNetResNet18.OnnxPath;
         var source = BackboneSource.Resolve(backbone);
