@@ -3,6 +3,8 @@
 # Needs the datasets (python3 ../shared/datasets/build.py NAME /tmp/data/NAME) and a Release build of the bench:
 #   dotnet build -c Release bench/EfficientCnn.Bench && bash bench/transfer-study.sh [DATA_ROOT] | tee transfer.log
 set -eu
+# TorchSharp 0.107 temporary-scalar race (docs/known-issues.md): unoptimised JIT keeps them alive.
+export DOTNET_JITMinOpts=${DOTNET_JITMinOpts:-1}
 root=${1:-/tmp/data}
 B=bench/EfficientCnn.Bench/bin/Release/net10.0/EfficientCnn.Bench
 ours=models/ecnn_mobilenet_v2_0.5_clipart.onnx

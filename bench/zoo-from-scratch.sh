@@ -7,6 +7,8 @@
 #     && cp /tmp/data/stellarium-dso/split.csv /tmp/data/stellarium-dso-256/
 # Usage: bash bench/zoo-from-scratch.sh DATA_DIR EPOCHS [VARIANT...]
 set -eu
+# TorchSharp 0.107 temporary-scalar race (docs/known-issues.md): unoptimised JIT keeps them alive.
+export DOTNET_JITMinOpts=${DOTNET_JITMinOpts:-1}
 data=$1; epochs=$2; shift 2
 B=bench/EfficientCnn.Bench/bin/Release/net10.0/EfficientCnn.Bench
 variants=${*:-mobilenet_v1_0.5 mobilenet_v2_0.5 shufflenet_v1_g3_0.5 shufflenet_v2_0.5 mnasnet_b1_0.5 efficientnet_b0 resnet18 googlenet nfnet_f0}
