@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using EfficientCnn.Backbones.Runtime;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
@@ -36,10 +37,8 @@ internal static class Measure
     /// <summary>Runs this program again and returns its output and the wall time from start to exit.</summary>
     public static (string Output, double Seconds) RunSelf(params string[] args)
     {
-        var psi = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardError = true };
-        // Under `dotnet EfficientCnn.Bench.dll` the process is the host: pass the assembly first.
-        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet") psi.ArgumentList.Add(typeof(Measure).Assembly.Location);
-        foreach (var a in args) psi.ArgumentList.Add(a);
+        var psi = SelfProcess.StartInfo(typeof(Measure).Assembly, args);
+        psi.RedirectStandardOutput = psi.RedirectStandardError = true;
         var sw = Stopwatch.StartNew();
         using var process = Process.Start(psi)!;
         var stderr = process.StandardError.ReadToEndAsync();

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using EfficientCnn.Backbones.Runtime;
 
 namespace EfficientCnn.Cli;
 
@@ -21,16 +22,12 @@ internal static class ScalarLifetimeWorkaround
     public static int? RunInChildIfNeeded(string[] args)
     {
         if (args.Length == 0 || !TrainingCommands.Contains(args[0]) || Environment.GetEnvironmentVariable(Variable) is not null) return null;
-        string? self = Environment.ProcessPath;
-        if (self is null) return null;
-        var start = new ProcessStartInfo(self) { UseShellExecute = false };
-        // Under `dotnet efficientcnn.dll` the process is the host: pass the assembly first.
-        if (Path.GetFileNameWithoutExtension(self) == "dotnet") start.ArgumentList.Add(typeof(ScalarLifetimeWorkaround).Assembly.Location);
-        foreach (var a in args) start.ArgumentList.Add(a);
+        if (Environment.ProcessPath is null) return null;
+        var start = SelfProcess.StartInfo(typeof(ScalarLifetimeWorkaround).Assembly, args);
         start.Environment[Variable] = "1";
         // Ctrl-C reaches the child too (same terminal): it stops cleanly and keeps its checkpoint; this process waits.
         Console.CancelKeyPress += (_, e) => e.Cancel = true;
-        using var child = Process.Start(start) ?? throw new InvalidOperationException($"could not start {self} again.");
+        using var child = Process.Start(start) ?? throw new InvalidOperationException($"could not start {start.FileName} again.");
         child.WaitForExit();
         return child.ExitCode;
     }
