@@ -174,6 +174,23 @@ public class TrainingTests
     }
 
     [Test]
+    public void PreciseBatchNormAveragesRowsSpreadOverAClassOrderedSet()
+    {
+        TrainingFixtures.WriteStripes(folder, 16, 32);
+        var data = ImageDataset.FromFolder(folder); // 16 horizontal, then 16 vertical
+        var all = new ImageBatchLoader(Spec32, 32).Batches(data).Single();
+        // Two batches of 8 = 16 of the 32 rows: every other row, both classes, not the first class alone.
+        var spread = tensor(Enumerable.Range(0, 16).Select(i => (long)(i * 32 / 16)).ToArray());
+        var x = tensor(all.Pixels, [all.Count, 3, 32, 32]).index_select(0, spread);
+        var result = new ClassifierTrainer(Quick with { Epochs = 1, BatchSize = 8, BatchNormRecalibrationBatches = 2 }).Train(Tiny(), Spec32, data);
+        var state = result.Model.state_dict();
+        using var _ = no_grad();
+        var expected = nn.functional.conv2d(x, state["backbone.stem.0.weight"], strides: [2, 2], padding: [1, 1]).mean([0, 2, 3]);
+        double gap = (state["backbone.stem.1.running_mean"] - expected).abs().max().item<float>() / expected.abs().max().item<float>();
+        Assert.That(gap, Is.LessThan(1e-4));
+    }
+
+    [Test]
     public void KilledRunResumesFromItsCheckpointExactly()
     {
         TrainingFixtures.WriteStripes(folder, 10, 32);
