@@ -31,11 +31,11 @@ internal static class AccuracyBench
         string backbone = a.Get("backbone") ?? BackboneSource.DefaultName;
         if (backbone == MlNetResNet18.Alias) backbone = MlNetResNet18.OnnxPath;
         var source = BackboneSource.Resolve(backbone);
-        bool isResNet18 = source.Path is { } p && MlNetResNet18.Is(p);
-        // A zoo name resolves to the variant with random weights: fine-tuning it is training from scratch.
-        bool fromScratch = source.Kind == BackboneSourceKind.Zoo;
+        bool isResNet18 = !source.IsRandomlyInitialised && source.Path is { } p && MlNetResNet18.Is(p);
+        // A zoo name or a spec file resolves to a network with random weights: fine-tuning it is training from scratch.
+        bool fromScratch = source.IsRandomlyInitialised;
         string backboneName = isResNet18 ? MlNetResNet18.Alias
-            : source.Kind == BackboneSourceKind.OnnxFile ? Path.GetFileNameWithoutExtension(source.Name) : source.Name;
+            : source.Kind == BackboneSourceKind.OnnxFile ? Path.GetFileNameWithoutExtension(source.Name) : source.Name; // a spec: its file name
         PreprocessingSpec? spec = isResNet18 ? MlNetResNet18.Preprocessing(224) : null;
         string? outputTensor = a.Get("output-tensor") ?? (isResNet18 ? MlNetResNet18.PooledOutput : null);
         // A foreign ONNX file with a fixed input size (ML.NET's ResNet18: 224) can only be fine-tuned at that size.
@@ -44,6 +44,9 @@ internal static class AccuracyBench
         if (methods.Except(Methods).FirstOrDefault() is { } unknown)
             throw new ArgumentException($"unknown method '{unknown}' in --methods; use {string.Join(", ", Methods)}.", "methods");
         int epochs = a.Int("epochs", 4);
+        int seed = a.Int("seed", 1); // of the fine-tuning split, initialisation and shuffling
+        // --note adds free text to the rows (e.g. the machine that trained them); a seed other than 1 is named there too.
+        string note = string.Join("; ", new[] { seed == 1 ? null : $"seed {seed}", a.Get("note") }.Where(n => n is not null));
         string scopeName = a.Get("scope") ?? "all";
         var scope = scopeName switch
         {
@@ -65,7 +68,7 @@ internal static class AccuracyBench
             if (!costs.TryGetValue((name, px), out var cost)) costs[(name, px)] = cost = BackboneCost.Measure(measured, tensor, px);
             var m = outcome.Metrics;
             var row = new TransferResult(DateTime.Now.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), dataset, name, method, scope, px, epochs,
-                cost.Macs, cost.Params, cost.LatencyMs, m.MicroAccuracy, m.MacroAccuracy, m.LogLoss, outcome.TrainSeconds);
+                cost.Macs, cost.Params, cost.LatencyMs, m.MicroAccuracy, m.MacroAccuracy, m.LogLoss, outcome.TrainSeconds, note);
             rows.Add((outcome, row));
             if (results is not null) TransferResultsCsv.Append(results, [row]); // row by row: a later method's crash keeps it
         }
@@ -90,7 +93,7 @@ internal static class AccuracyBench
             Record(Evaluate(ml, $"FineTuneImageClassifier {source.Name}, {resolution} px, {epochs} epochs, Scope {scope}", labels, trainView, testView,
                 ml.MulticlassClassification.Trainers.FineTuneImageClassifier(new ImageClassifierTrainer.Options
                 {
-                    Backbone = backbone, Preprocessing = spec, Resolution = resolution, Epochs = epochs, BatchSize = 32, Seed = 1, Scope = scope, TrainLastStages = 3,
+                    Backbone = backbone, Preprocessing = spec, Resolution = resolution, Epochs = epochs, BatchSize = 32, Seed = seed, Scope = scope, TrainLastStages = 3, Device = a.Get("device") ?? "auto",
                     BatchNormRecalibrationBatches = fromScratch ? 16 : 0, // precise BN: random-init nets otherwise score with stale statistics
                     OnEpoch = m => Console.WriteLine($"  epoch {m.Epoch}: loss {F(m.TrainLoss, 3)}, train accuracy {F(m.TrainAccuracy, 3)}, {F(m.ImagesPerSecond)} img/s"),
                 })),

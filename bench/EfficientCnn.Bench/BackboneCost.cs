@@ -28,9 +28,13 @@ internal sealed record BackboneCost(long? Macs, long? Params, double LatencyMs)
     /// </summary>
     private static ModelProfile? Profile(BackboneSource source, int resolution)
     {
-        string? variant = source.Path is not { } path ? source.Name
-            : MlNetResNet18.Is(path) ? MlNetResNet18.ZooTwin
-            : OnnxModelInfo.Read(path).Metadata.GetValueOrDefault(OnnxMetadataKeys.Variant);
+        if (source.IsRandomlyInitialised)
+        {
+            using Backbone built = source.CreateFeatureExtractor(); // a zoo variant or a spec: the module itself
+            return ModelProfiler.Profile(built, resolution);
+        }
+        string path = source.Path!;
+        string? variant = MlNetResNet18.Is(path) ? MlNetResNet18.ZooTwin : OnnxModelInfo.Read(path).Metadata.GetValueOrDefault(OnnxMetadataKeys.Variant);
         if (variant is null || !BackboneRegistry.Contains(variant)) return null;
         using Backbone model = BackboneRegistry.Create(variant, new BackboneOptions { NumClasses = 0 });
         return ModelProfiler.Profile(model, resolution);

@@ -5,17 +5,17 @@ using static EfficientCnn.Bench.Measure;
 
 namespace EfficientCnn.Bench;
 
-/// <summary>FineTuneImageClassifier throughput (mobilenet_v2_1.0, one epoch, batch 32) and peak memory, one process per setting.</summary>
+/// <summary>FineTuneImageClassifier throughput (mobilenet_v2_1.0, one epoch, batch 32) and peak memory, one process per setting (--device cpu|cuda|auto).</summary>
 internal static class FinetuneBench
 {
     private static readonly (int Resolution, TrainScope Scope)[] Settings = [(224, TrainScope.All), (128, TrainScope.All), (224, TrainScope.HeadOnly)];
 
     public static int Run(BenchArgs a)
     {
-        string images = a.Required("images"), count = a.Int("count", 128).ToString();
+        string images = a.Required("images"), count = a.Int("count", 128).ToString(), device = a.Get("device") ?? "auto";
         var results = Settings.Select(s =>
         {
-            var r = InChild("finetune-child", "--images", images, "--count", count, "--resolution", s.Resolution.ToString(), "--scope", s.Scope.ToString());
+            var r = InChild("finetune-child", "--images", images, "--count", count, "--resolution", s.Resolution.ToString(), "--scope", s.Scope.ToString(), "--device", device);
             Console.WriteLine($"{r.Variant}: {F(r.ImagesPerSecond)} img/s over Fit, {r.Note}, peak {F(r.PeakWorkingSetMb, 0)} MB");
             return r;
         }).ToArray();
@@ -37,9 +37,10 @@ internal static class FinetuneBench
         var trainer = ml.MulticlassClassification.Trainers.FineTuneImageClassifier(new ImageClassifierTrainer.Options
         {
             Backbone = "mobilenet_v2_1.0", Resolution = resolution, Epochs = 1, BatchSize = 32, Scope = scope, Seed = 1, OnEpoch = m => epoch = m,
+            Device = a.Get("device") ?? "auto",
         });
         double seconds = Seconds(() => trainer.Fit(keyed).Dispose());
-        string note = epoch is null ? "no epoch reported" : $"{F(epoch.ImagesPerSecond)} img/s ({F(epoch.Seconds)} s)";
+        string note = epoch is null ? "no epoch reported" : $"{F(epoch.ImagesPerSecond)} img/s ({F(epoch.Seconds)} s), loss {F(epoch.TrainLoss, 4)}";
         new Result($"{resolution} px, {scope}", rows.Length, seconds, 0, 0, note).Emit();
         return 0;
     }

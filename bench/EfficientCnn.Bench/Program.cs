@@ -20,6 +20,7 @@ try
         "accuracy" => AccuracyBench.Run(parsed),
         "ceiling" => CeilingBench.Run(parsed),
         "plot-transfer" => TransferPlot.Run(parsed),
+        "search-study" => SearchStudyBench.Run(parsed),
         _ => Usage(),
     };
 }
@@ -36,11 +37,14 @@ static int Usage()
           featurize        --images DIR [--count 200] [--resolution 224] [--rounds 2]
           score            --images DIR [--count 200] [--rounds 2]
           first-prediction [--images DIR] [--runs 5]
-          finetune         --images DIR [--count 128]
+          finetune         --images DIR [--count 128] [--device cpu|cuda|auto]
           ceiling          --images DIR [--count 100] [--runs 40] [--threads N]
           accuracy         --data DIR [--backbone NAME|FILE.onnx] [--output-tensor NAME] [--epochs 4] [--resolution R] [--methods mlnet,featurize,finetune]
-                           [--scope all|head|last] [--results FILE.csv]
+                           [--scope all|head|last] [--results FILE.csv] [--seed 1] [--note TEXT] [--device cpu|cuda|auto]
           plot-transfer    --results FILE.csv --out FILE.png [--dataset NAME]
+          search-study     --runs DIR,DIR,... (each STRATEGY-seedN from `efficientcnn search`) [--target-latency-ms 10] [--classes 5]
+                           [--passes 2] [--timing-runs 20] [--out FILE.csv] [--reuse-timings FILE.csv] [--plot FILE.png]
+                           [--top 3 --specs-out DIR]
         """);
     return 2;
 }

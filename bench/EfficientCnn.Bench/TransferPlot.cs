@@ -217,13 +217,25 @@ public static class TransferPlot
         }
     }
 
+    /// <summary>A whole <paramref name="model"/> as a PNG, drawn as the panels are (other bench plots use it).</summary>
+    internal static byte[] ToPng(PlotModel model, int width, int height)
+    {
+        using var surface = SKSurface.Create(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Premul))
+            ?? throw new InvalidOperationException($"Cannot allocate a {width}x{height} chart.");
+        surface.Canvas.Clear(SKColors.White);
+        Draw(surface.Canvas, model, width, height).Dispose();
+        using var image = surface.Snapshot();
+        using var data = image.Encode(SKEncodedImageFormat.Png, 100);
+        return data.ToArray();
+    }
+
     /// <summary>Lays out and draws <paramref name="model"/> on <paramref name="canvas"/>; the caller disposes the returned context.</summary>
-    private static SkiaRenderContext Draw(SKCanvas canvas, PlotModel model)
+    private static SkiaRenderContext Draw(SKCanvas canvas, PlotModel model, int width = PanelWidth, int height = Height)
     {
         var context = new SkiaRenderContext { RenderTarget = RenderTarget.PixelGraphic, SkCanvas = canvas, UseTextShaping = false };
         IPlotModel plot = model;
         plot.Update(true);
-        plot.Render(context, new OxyRect(0, 0, PanelWidth, Height));
+        plot.Render(context, new OxyRect(0, 0, width, height));
         return context;
     }
 }

@@ -37,7 +37,7 @@ public sealed class ImageClassifierTrainer : IEstimator<OnnxImageTransformer>
         /// <summary>Folder relative image paths start from, or null.</summary>
         public string? ImageFolder { get; set; }
 
-        /// <summary>Bundled model name, zoo variant (random init), or ONNX file path (imported); null: the default bundled backbone.</summary>
+        /// <summary>Bundled model name, zoo variant (random init), ONNX file path (imported), or architecture spec .json path (random init, e.g. from <c>efficientcnn search</c>); null: the default bundled backbone.</summary>
         public string? Backbone { get; set; }
 
         /// <summary>Preprocessing instead of the backbone's (its metadata's, or ImageNet's).</summary>

@@ -39,8 +39,8 @@ public sealed class OnnxImageEstimator : IEstimator<OnnxImageTransformer>
 public sealed record ImageFeaturizerOptions
 {
     /// <summary>
-    /// A bundled model name (models/*.onnx), a zoo variant (random weights: for trying the pipeline, not for accuracy), or
-    /// the path of any ONNX image model. Null: the default bundled backbone.
+    /// A bundled model name (models/*.onnx), a zoo variant or an architecture spec .json (random weights: for trying the
+    /// pipeline, not for accuracy), or the path of any ONNX image model. Null: the default bundled backbone.
     /// </summary>
     public string? Backbone { get; init; }
 

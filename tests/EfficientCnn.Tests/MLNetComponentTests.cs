@@ -3,6 +3,7 @@ using System.Globalization;
 using EfficientCnn.Backbones.Onnx;
 using EfficientCnn.Backbones.Imaging;
 using EfficientCnn.Backbones.Registry;
+using EfficientCnn.Backbones.Search;
 using EfficientCnn.Backbones.Training;
 using EfficientCnn.MLNet;
 using Microsoft.ML;
@@ -102,6 +103,45 @@ public sealed class MLNetComponentTests
         var a = ml.Data.CreateEnumerable<FeaturesRow>(ml.Transforms.FeaturizeImages(backbone: file).Fit(data).Transform(data), false).ToArray();
         var b = ml.Data.CreateEnumerable<FeaturesRow>(ml.Transforms.FeaturizeImages(backbone: SmallZoo).Fit(data).Transform(data), false).ToArray();
         for (int i = 0; i < 3; i++) Assert.That(a[i].Features, Is.EqualTo(b[i].Features).Within(1e-6f));
+    }
+
+    [Test]
+    public void ArchitectureSpecFileIsABackboneTrainedFromScratch()
+    {
+        // What `efficientcnn search` writes (best.json) must be trainable and usable wherever a backbone name is.
+        var spec = ArchitectureSpec.MobileNetV2Skeleton.Scale(1, 0.25, 32) with { HeadChannels = 48 };
+        string file = Path.Combine(folder, "searched.json");
+        spec.Save(file);
+        var source = BackboneSource.Resolve(file);
+        Assert.That(source.Kind, Is.EqualTo(BackboneSourceKind.ArchitectureSpecFile));
+        Assert.That(source.IsRandomlyInitialised, Is.True);
+        Assert.That(source.DefaultPreprocessing().Resolution, Is.EqualTo(32), "the spec's own resolution");
+        var a = source.CreateFeatureExtractor(seed: 3);
+        Assert.That(a, Is.TypeOf<SearchedNetwork>());
+        Assert.That(((SearchedNetwork)a).Spec, Is.EqualTo(spec));
+        var b = source.CreateFeatureExtractor(seed: 3);
+        Assert.That(a.parameters().First().data<float>().ToArray(), Is.EqualTo(b.parameters().First().data<float>().ToArray()), "same seed, same weights");
+
+        var ml = new MLContext(seed: 1);
+        var images = ml.Data.LoadFromEnumerable(Rows(TrainingFixtures.Clipart4).Take(2));
+        var features = ml.Data.CreateEnumerable<FeaturesRow>(ml.Transforms.FeaturizeImages(backbone: file).Fit(images).Transform(images), false).ToArray();
+        Assert.That(features.Select(f => f.Features.Length), Is.All.EqualTo(48), "pooled features of the spec's head");
+
+        TrainingFixtures.WriteStripes(folder, 8, 32);
+        var data = ml.Data.LoadFromEnumerable(Rows(folder));
+        var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
+        var trainer = ml.MulticlassClassification.Trainers.FineTuneImageClassifier(new ImageClassifierTrainer.Options
+        {
+            Backbone = file, Epochs = 2, BatchSize = 8, ValidationFraction = 0, Seed = 1, BatchNormRecalibrationBatches = 2,
+        });
+        var scored = trainer.Fit(keyed).Transform(keyed);
+        Assert.That(trainer.LastResult!.History, Has.Count.EqualTo(2));
+        Assert.That(scored.Schema["Score"].Type, Is.EqualTo(new VectorDataViewType(NumberDataViewType.Single, 2)));
+
+        File.WriteAllText(Path.Combine(folder, "broken.json"), "{ \"stemChannels\": 0 }");
+        var e = Assert.Throws<ArgumentException>(() => BackboneSource.Resolve(Path.Combine(folder, "broken.json")));
+        Assert.That(e!.Message, Does.Contain("broken.json"));
+        Assert.Throws<FileNotFoundException>(() => BackboneSource.Resolve(Path.Combine(folder, "missing.json")));
     }
 
     [Test]

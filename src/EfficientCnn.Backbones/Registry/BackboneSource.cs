@@ -1,5 +1,6 @@
 using EfficientCnn.Backbones.Imaging;
 using EfficientCnn.Backbones.Onnx;
+using EfficientCnn.Backbones.Search;
 using TorchSharp;
 
 namespace EfficientCnn.Backbones.Registry;
@@ -15,11 +16,14 @@ public enum BackboneSourceKind
 
     /// <summary>Any ONNX image model given by path (ours or anyone's), imported for fine-tuning.</summary>
     OnnxFile,
+
+    /// <summary>An architecture spec JSON file (e.g. from <c>efficientcnn search</c> or <c>scale</c>), built with random initial weights.</summary>
+    ArchitectureSpecFile,
 }
 
 /// <summary>
 /// Resolves the backbone option of the featurizer, the trainer and the CLI: a bundled model name, a zoo variant name,
-/// or a path to an ONNX file. Nothing is downloaded: bundled models are files next to the application
+/// a path to an ONNX file, or a path to an architecture spec (.json, trained from scratch). Nothing is downloaded: bundled models are files next to the application
 /// (<c>models/*.onnx</c>), in <c>$EFFICIENTCNN_MODELS</c>, or in the repository's <c>models/</c> folder.
 /// </summary>
 public sealed class BackboneSource
@@ -43,8 +47,11 @@ public sealed class BackboneSource
     /// <summary>The bundled model or zoo variant name, or the file name.</summary>
     public string Name { get; }
 
-    /// <summary>The ONNX file (bundled or given), or null for a zoo variant.</summary>
+    /// <summary>The ONNX file (bundled or given) or the spec file, or null for a zoo variant.</summary>
     public string? Path { get; }
+
+    /// <summary>True for a zoo variant or an architecture spec: the network starts from random weights (training it is training from scratch).</summary>
+    public bool IsRandomlyInitialised => Kind is BackboneSourceKind.Zoo or BackboneSourceKind.ArchitectureSpecFile;
 
     /// <summary>Folders searched for bundled models, in order.</summary>
     public static IReadOnlyList<string> ModelDirectories
@@ -78,10 +85,15 @@ public sealed class BackboneSource
 
     /// <summary>Resolves <paramref name="nameOrPath"/> (null or "default": <see cref="DefaultName"/>).</summary>
     /// <exception cref="ArgumentException">Nothing by that name (the message lists the bundled models and points to the zoo).</exception>
-    /// <exception cref="FileNotFoundException">An .onnx path that does not exist.</exception>
+    /// <exception cref="FileNotFoundException">An .onnx or .json path that does not exist.</exception>
     public static BackboneSource Resolve(string? nameOrPath)
     {
         string value = string.IsNullOrWhiteSpace(nameOrPath) || nameOrPath == "default" ? DefaultName : nameOrPath.Trim();
+        if (value.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+        {
+            ArchitectureSpec.Load(value); // a missing or invalid spec is refused now, naming the file, not after the data is read
+            return new BackboneSource(BackboneSourceKind.ArchitectureSpecFile, System.IO.Path.GetFileNameWithoutExtension(value), System.IO.Path.GetFullPath(value));
+        }
         if (value.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) || value.Contains(System.IO.Path.DirectorySeparatorChar))
         {
             if (!File.Exists(value)) throw new FileNotFoundException($"Backbone ONNX file '{value}' does not exist.", value);
@@ -105,56 +117,63 @@ public sealed class BackboneSource
     public PreprocessingSpec DefaultPreprocessing()
     {
         if (Path is null) return PreprocessingSpec.ImageNet(BackboneRegistry.Get(Name).DefaultResolution);
+        if (Kind == BackboneSourceKind.ArchitectureSpecFile) return PreprocessingSpec.ImageNet(ArchitectureSpec.Load(Path).Resolution);
         var info = OnnxModelInfo.Read(Path);
         return PreprocessingSpec.FromMetadata(info.Metadata) ?? PreprocessingSpec.ImageNet(FixedInputSize(info) ?? 224);
     }
 
     /// <summary>
-    /// The feature extractor as a trainable TorchSharp module: the zoo variant without its head (random weights, drawn
-    /// from torch's generator seeded with <paramref name="seed"/>), or the ONNX graph imported up to its pooled features.
+    /// The feature extractor as a trainable TorchSharp module: the zoo variant or the spec's network without its head
+    /// (random weights, drawn from torch's generator seeded with <paramref name="seed"/>), or the ONNX graph imported up
+    /// to its pooled features.
     /// </summary>
     /// <exception cref="InvalidDataException">The ONNX file is not a usable image model (the file is named).</exception>
     public Backbone CreateFeatureExtractor(int seed = 0)
     {
         Runtime.TorchRuntime.Configure(); // before the first tensor: libtorch is several times slower without it
 
-        if (Path is null)
+        if (IsRandomlyInitialised)
         {
             torch.random.manual_seed(seed);
-            return BackboneRegistry.Create(Name, new BackboneOptions { NumClasses = 0 });
+            return Path is null ? BackboneRegistry.Create(Name, new BackboneOptions { NumClasses = 0 }) : new SearchedNetwork(ArchitectureSpec.Load(Path), numClasses: 0);
         }
-        CheckImageModel(OnnxModelInfo.Read(Path));
-        return OnnxImportedModule.Load(Path);
+        CheckImageModel(OnnxModelInfo.Read(Path!));
+        return OnnxImportedModule.Load(Path!);
     }
 
     /// <summary>
     /// An ONNX network that outputs pooled features for the featurizer, and the name of that output: the file as is
     /// (output "features" when it has one, else <paramref name="outputName"/> or its first output), or the zoo variant
-    /// exported without head.
+    /// or spec exported without head.
     /// </summary>
     public (byte[] Onnx, string OutputName) FeaturizerOnnx(string? outputName = null, int seed = 0)
     {
-        if (Path is null)
+        if (IsRandomlyInitialised)
         {
             var model = CreateFeatureExtractor(seed);
             model.eval();
             var bytes = OnnxExporter.ExportBytes(model, new OnnxExportOptions
             {
-                VariantName = Name, IncludeHead = false, Preprocessing = DefaultPreprocessing(), WeightsProvenance = "random initialisation (zoo)",
+                VariantName = Name, IncludeHead = false, Preprocessing = DefaultPreprocessing(), WeightsProvenance = $"random initialisation ({(Path is null ? "zoo" : "architecture spec")})",
             });
             return (bytes, OnnxExporter.FeaturesName);
         }
-        var info = OnnxModelInfo.Read(Path);
+        var info = OnnxModelInfo.Read(Path!);
         CheckImageModel(info);
         var outputs = info.Outputs.Select(o => o.Name).ToArray();
         string chosen = outputName ?? (outputs.Contains(OnnxExporter.FeaturesName) ? OnnxExporter.FeaturesName : outputs[0]);
         if (!outputs.Contains(chosen))
             throw new ArgumentException($"ONNX file '{Path}' has no output '{chosen}'; its outputs are {string.Join(", ", outputs)}.", nameof(outputName));
-        return (File.ReadAllBytes(Path), chosen);
+        return (File.ReadAllBytes(Path!), chosen);
     }
 
     /// <inheritdoc />
-    public override string ToString() => Kind == BackboneSourceKind.Zoo ? $"{Name} (zoo, random init)" : $"{Name} ({Kind}: {Path})";
+    public override string ToString() => Kind switch
+    {
+        BackboneSourceKind.Zoo => $"{Name} (zoo, random init)",
+        BackboneSourceKind.ArchitectureSpecFile => $"{Name} (architecture spec, random init: {Path})",
+        _ => $"{Name} ({Kind}: {Path})",
+    };
 
     private void CheckImageModel(OnnxModelInfo info)
     {

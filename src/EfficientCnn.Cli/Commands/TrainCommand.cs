@@ -29,7 +29,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
 
         /// <summary>Backbone.</summary>
         [CommandOption("--backbone <NAME>")]
-        [Description("Bundled model, zoo variant (efficientcnn zoo), .onnx file, or auto (try several, keep the best). Default: the default bundled model.")]
+        [Description("Bundled model, zoo variant (efficientcnn zoo), .onnx file, architecture spec .json (from search or scale; trained from scratch), or auto (try several, keep the best). Default: the default bundled model.")]
         public string? Backbone { get; init; }
 
         /// <summary>Time budget.</summary>

@@ -31,7 +31,8 @@ public static class SearchPlot
     {
         var model = ChartImage.NewModel("Searched architectures vs hand-designed zoo");
         model.Axes.Add(new LogarithmicAxis { Position = AxisPosition.Bottom, Title = "latency per batch (ms, log scale)", TitleFontSize = ChartImage.AxisTitleFontSize,
-            MajorGridlineStyle = LineStyle.Solid, MajorGridlineColor = ChartImage.GridColor });
+            MajorGridlineStyle = LineStyle.Solid, MajorGridlineColor = ChartImage.GridColor,
+            MinimumPadding = 0.06, MaximumPadding = 0.03 }); // room for the leftmost zoo label
         var accuracy = ChartImage.ValueAxis(AxisPosition.Left, "proxy accuracy (%)");
         model.Axes.Add(accuracy);
         var all = new ScatterSeries { Title = "sampled", MarkerType = MarkerType.Circle, MarkerSize = 3.5, MarkerFill = OxyColor.FromAColor(120, ChartImage.Primary) };
@@ -44,11 +45,15 @@ public static class SearchPlot
         model.Series.Add(all);
         model.Series.Add(front);
         model.Series.Add(hand);
-        foreach (var z in zoo.Where(z => z.LatencyMs > 0))
+        // Labels alternate above and below in order of latency: neighbouring variants often share an accuracy
+        // (mnasnet_a1 and mnasnet_b1_1.0), and their names would overlap on one side.
+        foreach (var (z, k) in zoo.Where(z => z.LatencyMs > 0).OrderBy(z => z.LatencyMs).Select((z, k) => (z, k)))
             model.Annotations.Add(new TextAnnotation { Text = z.Name, TextPosition = new DataPoint(z.LatencyMs, 100 * z.Accuracy), FontSize = 11,
-                Stroke = OxyColors.Transparent, TextVerticalAlignment = VerticalAlignment.Bottom, Offset = new ScreenVector(0, -6) });
+                Stroke = OxyColors.Transparent, TextVerticalAlignment = k % 2 == 0 ? VerticalAlignment.Bottom : VerticalAlignment.Top,
+                Offset = new ScreenVector(0, k % 2 == 0 ? -6 : 6), Background = OxyColor.FromAColor(200, OxyColors.White) });
+        // The target's name sits at the bottom of its line, away from the Pareto front that crosses it higher up.
         model.Annotations.Add(new LineAnnotation { Type = LineAnnotationType.Vertical, X = targetMs, Color = ChartImage.Failing, StrokeThickness = 2,
-            LineStyle = LineStyle.Dash, Text = $"target {targetMs:0.##} ms" });
+            LineStyle = LineStyle.Dash, Text = $"target {targetMs:0.##} ms", TextLinePosition = 0.02, TextHorizontalAlignment = HorizontalAlignment.Left });
         model.Legends.Add(ChartImage.LegendBelow());
         string path = Path.Combine(directory, FileName);
         OnnxExporter.WriteAtomically(path, ChartImage.ToPng(model, 1000, 640));
