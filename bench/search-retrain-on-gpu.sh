@@ -16,8 +16,8 @@
 #     libjitbackend_test.so libnnapi_backend.so libshm.so libtorch.so libtorch_cpu.so libtorch_global_deps.so libtorch_python.so \
 #     libtorchbind_test.so libmscordaccore.so libmscordbi.so libclrgc.so libclrgcexp.so libcoreclrtraceptprovider.so createdump \
 #     Microsoft.VisualBasic.Core.dll     # keep libSkiaSharp.so: image decoding
-#   cd /tmp && tar -cf - benchpub | zstd -19 -T2 -o .gpu/bench/app.tar.zst     # ~44 MB
-#   (cd /tmp/data && tar -cf .gpu/bench/data.tar stellarium-dso-128)             # ~11 MB
+#   (cd /tmp && tar -cf - benchpub) | zstd -19 -T2 -o .gpu/bench/app.tar.zst     # ~44 MB
+#   tar -cf .gpu/bench/data.tar -C /tmp/data stellarium-dso-128                     # ~11 MB
 # Usage (device tool): [SEEDS="1 2 3"] [CHECK=0] bash bench/search-retrain-on-gpu.sh SPEC.json... ; results in $OUT.
 set -uo pipefail
 G=/tmp/g; mkdir -p $G
