@@ -12,10 +12,10 @@
 #  - .gpu/zt: a zstd binary (the machine has none) and its libz/liblzma/liblz4.
 # Made here with (the carry is 64 MiB including the tracked tree, hence what is removed):
 #   dotnet publish bench/EfficientCnn.Bench -c Release -r linux-x64 --self-contained -o /tmp/benchpub
-#   cd /tmp/benchpub && rm -rf DnnImageModels models *.pdb libLdaNative.so.dbg libaoti_custom_ops.so libc10.so libgomp-*.so.1 \
+#   (cd /tmp/benchpub && rm -rf DnnImageModels models *.pdb libLdaNative.so.dbg libaoti_custom_ops.so libc10.so libgomp-*.so.1 \
 #     libjitbackend_test.so libnnapi_backend.so libshm.so libtorch.so libtorch_cpu.so libtorch_global_deps.so libtorch_python.so \
 #     libtorchbind_test.so libmscordaccore.so libmscordbi.so libclrgc.so libclrgcexp.so libcoreclrtraceptprovider.so createdump \
-#     Microsoft.VisualBasic.Core.dll     # keep libSkiaSharp.so: image decoding
+#     Microsoft.VisualBasic.Core.dll)    # keep libSkiaSharp.so: image decoding
 #   (cd /tmp && tar -cf - benchpub) | zstd -19 -T2 -o .gpu/bench/app.tar.zst     # ~44 MB
 #   tar -cf .gpu/bench/data.tar -C /tmp/data stellarium-dso-128                     # ~11 MB
 # Usage (device tool): [SEEDS="1 2 3"] [CHECK=0] bash bench/search-retrain-on-gpu.sh SPEC.json... ; results in $OUT.
