@@ -287,6 +287,48 @@ public sealed class SearchTests
     }
 
     [Test]
+    public void FinalRetimingChoosesTheBestOnTheNewLatencies()
+    {
+        var space = TinySpace();
+        int n = space.Decisions.Count;
+        // Sample 0 looked best only because its in-loop timing was lucky (8 ms, really 20 ms); sample 3 is last in reward.
+        var cases = new (double Accuracy, double InLoopMs, double RealMs)[] { (0.60, 8, 20), (0.58, 9, 9), (0.50, 5, 5), (0.40, 30, 30) };
+        var samples = cases.Select((c, i) =>
+        {
+            int[] decisions = Enumerable.Range(0, n).Select(j => (i switch { 0 => 0, 1 => 1, 2 => j, _ => j + 1 }) % 2).ToArray();
+            return new SearchSample(i, decisions, space.Decode(decisions), c.Accuracy, c.InLoopMs, LatencyReward.Soft.Compute(c.Accuracy, c.InLoopMs, 10), 0, 0, 1);
+        }).ToArray();
+        Assert.That(samples.Select(s => s.Spec).Distinct().Count(), Is.EqualTo(4));
+        var result = new SearchResult(samples, SearchStopReason.SampleBudget, 4);
+        Assert.That(result.Best!.Index, Is.EqualTo(0), "in-loop latencies crown the lucky sample");
+
+        var measured = new List<int>();
+        var retimed = FinalRetiming.Retime(samples, 3, s => { measured.Add(s.Index); return cases[s.Index].RealMs; }, LatencyReward.Soft, 10);
+        Assert.That(measured, Is.EquivalentTo(new[] { 0, 1, 2 }), "only the three best in-loop rewards are timed again");
+        // Soft rewards on the new latencies: #1 0.584, #0 0.572 (20 ms), #2 0.525.
+        Assert.That(retimed.Select(s => s.Index), Is.EqualTo(new[] { 1, 0, 2 }));
+        foreach (var s in retimed)
+        {
+            Assert.That(s.LatencyMs, Is.EqualTo(cases[s.Index].RealMs));
+            Assert.That(s.Reward, Is.EqualTo(LatencyReward.Soft.Compute(s.Accuracy, s.LatencyMs, 10)));
+        }
+        Assert.That(FinalRetiming.Retime(samples, 0, _ => throw new InvalidOperationException("not timed"), LatencyReward.Soft, 10), Is.Empty);
+        Assert.Throws<ArgumentOutOfRangeException>(() => FinalRetiming.Retime(samples, -1, _ => 1, LatencyReward.Soft, 10));
+
+        string dir = Path.Combine(Path.GetTempPath(), $"search-retimed-{Guid.NewGuid():N}");
+        try
+        {
+            SearchReport.Write(result, dir, retimed);
+            Assert.That(ArchitectureSpec.Load(Path.Combine(dir, "best.json")), Is.EqualTo(samples[1].Spec));
+            var lines = File.ReadAllLines(Path.Combine(dir, "retimed.csv"));
+            Assert.That(lines[0], Is.EqualTo(SearchReport.RetimedCsvHeader));
+            Assert.That(lines, Has.Length.EqualTo(4));
+            Assert.That(lines[2], Does.StartWith("0,0.6,8,20,"), "the in-loop and the new latency side by side");
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Test]
     public void LatencyIsMonotoneInMacsForMobileNetV2Widths()
     {
         // Only widely separated points are compared (MACs at least 3x apart): on a shared CPU closer points can swap.
@@ -420,6 +462,10 @@ public sealed class SearchTests
             Assert.That(CliRunner.Run(out var first, [.. common, "--samples", "2"]), Is.EqualTo(0), first);
             Assert.That(File.ReadAllLines(Path.Combine(outDir, "samples.csv")), Has.Length.EqualTo(3));
             Assert.That(File.Exists(Path.Combine(outDir, "best.json")), Is.True);
+            // Both samples timed again at the end (default --retime-top 10), and best.json is the first of them.
+            var retimedRows = File.ReadAllLines(Path.Combine(outDir, "retimed.csv"));
+            Assert.That(retimedRows, Has.Length.EqualTo(3));
+            Assert.That(first, Does.Contain("Re-timed the 2 best"));
             using (var plot = SkiaSharp.SKBitmap.Decode(Path.Combine(outDir, "accuracy_vs_latency.png")))
                 Assert.That(plot?.Width, Is.EqualTo(1000), "the accuracy-vs-latency plot is a real PNG");
             Assert.That(CliRunner.Run(out var again, [.. common, "--samples", "3"]), Is.EqualTo(1));

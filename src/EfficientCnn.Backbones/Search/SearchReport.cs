@@ -33,11 +33,15 @@ public static class SearchReport
         return csv.ToString();
     }
 
+    /// <summary>Header of <c>retimed.csv</c>.</summary>
+    public const string RetimedCsvHeader = "index,accuracy,search_latency_ms,retimed_latency_ms,reward";
+
     /// <summary>
     /// Writes <c>samples.csv</c>, <c>best.json</c> (highest reward) and <c>pareto_NN.json</c> (front, fastest first)
-    /// into <paramref name="directory"/> and returns the paths written.
+    /// into <paramref name="directory"/> and returns the paths written. With <paramref name="retimed"/> (from
+    /// <see cref="FinalRetiming.Retime"/>, best first) it also writes <c>retimed.csv</c>, and best.json is its first.
     /// </summary>
-    public static IReadOnlyList<string> Write(SearchResult result, string directory)
+    public static IReadOnlyList<string> Write(SearchResult result, string directory, IReadOnlyList<SearchSample>? retimed = null)
     {
         ArgumentNullException.ThrowIfNull(result);
         Directory.CreateDirectory(directory);
@@ -49,7 +53,17 @@ public static class SearchReport
             written.Add(path);
         }
         Put("samples.csv", SamplesCsv(result));
-        if (result.Best is { } best) Put("best.json", best.Spec.ToJson());
+        if ((retimed is { Count: > 0 } ? retimed[0] : result.Best) is { } best) Put("best.json", best.Spec.ToJson());
+        if (retimed is { Count: > 0 })
+        {
+            var inLoop = result.Samples.ToDictionary(s => s.Index, s => s.LatencyMs);
+            var csv = new StringBuilder(RetimedCsvHeader).Append('\n');
+            foreach (var s in retimed)
+                csv.Append(string.Join(",", s.Index.ToString(CultureInfo.InvariantCulture), s.Accuracy.ToString("R", CultureInfo.InvariantCulture),
+                    inLoop[s.Index].ToString("R", CultureInfo.InvariantCulture), s.LatencyMs.ToString("R", CultureInfo.InvariantCulture),
+                    s.Reward.ToString("R", CultureInfo.InvariantCulture))).Append('\n');
+            Put("retimed.csv", csv.ToString());
+        }
         foreach (var stale in Directory.GetFiles(directory, "pareto_*.json")) File.Delete(stale);
         var front = result.ParetoFront;
         for (int i = 0; i < front.Count; i++) Put($"pareto_{i:D2}.json", front[i].Spec.ToJson());
