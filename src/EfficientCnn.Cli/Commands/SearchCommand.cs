@@ -88,15 +88,15 @@ public sealed partial class SearchCommand : Command<SearchCommand.Settings>
 
         /// <summary>Proxy resolution.</summary>
         [CommandOption("--proxy-resolution <R>")]
-        [Description("Image size of the proxy training (default 64).")]
-        [DefaultValue(64)]
-        public int ProxyResolution { get; init; } = 64;
+        [Description("Image size of the proxy training (default 112; with 10 epochs it ranked architectures like full training, docs/search-study.md).")]
+        [DefaultValue(112)]
+        public int ProxyResolution { get; init; } = 112;
 
         /// <summary>Proxy epochs.</summary>
         [CommandOption("--proxy-epochs <N>")]
-        [Description("Epochs of proxy training per architecture (default 5, as MNASNet).")]
-        [DefaultValue(5)]
-        public int ProxyEpochs { get; init; } = 5;
+        [Description("Epochs of proxy training per architecture (default 10: MNASNet's 5 are too few steps on a few hundred images).")]
+        [DefaultValue(10)]
+        public int ProxyEpochs { get; init; } = 10;
 
         /// <summary>Latency batch.</summary>
         [CommandOption("--batch <N>")]
