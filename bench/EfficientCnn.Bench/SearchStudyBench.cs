@@ -75,7 +75,7 @@ internal static class SearchStudyBench
         foreach (var f in new[] { samplesCsv, zooCsv })
             if (!File.Exists(f)) throw new ArgumentException($"'{f}' does not exist (is '{dir}' an `efficientcnn search --out` folder?).", "runs");
         var samples = CsvRows(samplesCsv).Select(r => new Sample(int.Parse(r["index"], CultureInfo.InvariantCulture),
-            r["decisions"].Split(' ', '.').Select(d => int.Parse(d, CultureInfo.InvariantCulture)).ToArray(),
+            ParseDecisions(r["decisions"]),
             Num(r["accuracy"]), Num(r["latency_ms"]))).ToArray();
         var zoo = CsvRows(zooCsv).Select(r => new ZooPoint(r["name"], Num(r["accuracy"]), Num(r["latency_ms"]))).ToArray();
         return new SearchRun(name, parts[0], seed, samples, zoo);
@@ -98,7 +98,7 @@ internal static class SearchStudyBench
                 string key = order[i];
                 using Backbone model = BackboneRegistry.Contains(key)
                     ? BackboneRegistry.Get(key).Create(new BackboneOptions { NumClasses = classes })
-                    : new SearchedNetwork(space.Decode(key.Split(' ', '.').Select(int.Parse).ToArray()), classes);
+                    : new SearchedNetwork(space.Decode(ParseDecisions(key)), classes);
                 totals[key] += OnnxLatency.Measure(model, 224, settings).MedianMsPerBatch;
                 if ((i + 1) % 50 == 0) Console.WriteLine($"  pass {pass + 1}: {i + 1}/{order.Length}");
             }
@@ -257,26 +257,14 @@ internal static class SearchStudyBench
 
     private static double Num(string text) => double.Parse(text, CultureInfo.InvariantCulture);
 
+    /// <summary>The inverse of <see cref="SearchSpace.Format"/> (<c>0.2.1.0.1 1.1.1.1.1 …</c>).</summary>
+    private static int[] ParseDecisions(string text) => text.Split(' ', '.').Select(d => int.Parse(d, CultureInfo.InvariantCulture)).ToArray();
+
     /// <summary>Rows of a header CSV whose fields may be double-quoted (samples.csv quotes the architecture).</summary>
     private static IEnumerable<Dictionary<string, string>> CsvRows(string path)
     {
         var lines = File.ReadAllLines(path).Where(l => l.Length > 0).ToArray();
-        var header = Fields(lines[0]);
-        return lines.Skip(1).Select(l => header.Zip(Fields(l)).ToDictionary(p => p.First, p => p.Second));
-    }
-
-    private static string[] Fields(string line)
-    {
-        var fields = new List<string>();
-        var field = new StringBuilder();
-        bool quoted = false;
-        foreach (char c in line)
-        {
-            if (c == '"') quoted = !quoted;
-            else if (c == ',' && !quoted) { fields.Add(field.ToString()); field.Clear(); }
-            else field.Append(c);
-        }
-        fields.Add(field.ToString());
-        return fields.ToArray();
+        var header = TransferResultsCsv.SplitFields(lines[0]);
+        return lines.Skip(1).Select(l => header.Zip(TransferResultsCsv.SplitFields(l)).ToDictionary(p => p.First, p => p.Second));
     }
 }

@@ -113,8 +113,8 @@ public static class TransferResultsCsv
     private static string Quote(string field) =>
         field.IndexOfAny([',', '"', '\n']) < 0 ? field : "\"" + field.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
-    /// <summary>Splits one line at commas outside double quotes; "" inside quotes is a quote.</summary>
-    private static string[] SplitFields(string line)
+    /// <summary>Splits one line at commas outside double quotes; "" inside quotes is a quote (other bench CSVs use it too).</summary>
+    internal static string[] SplitFields(string line)
     {
         var fields = new List<string>();
         var current = new StringBuilder();
