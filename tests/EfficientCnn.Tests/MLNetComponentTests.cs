@@ -115,6 +115,7 @@ public sealed class MLNetComponentTests
         var source = BackboneSource.Resolve(file);
         Assert.That(source.Kind, Is.EqualTo(BackboneSourceKind.ArchitectureSpecFile));
         Assert.That(source.IsRandomlyInitialised, Is.True);
+        Assert.That(source.Spec, Is.EqualTo(spec), "read once when resolved");
         Assert.That(source.DefaultPreprocessing().Resolution, Is.EqualTo(32), "the spec's own resolution");
         var a = source.CreateFeatureExtractor(seed: 3);
         Assert.That(a, Is.TypeOf<SearchedNetwork>());

@@ -34,11 +34,12 @@ public sealed class BackboneSource
     /// <summary>The zoo variant used when no bundled model exists.</summary>
     public const string FallbackVariant = "mobilenet_v2_1.0";
 
-    private BackboneSource(BackboneSourceKind kind, string name, string? path)
+    private BackboneSource(BackboneSourceKind kind, string name, string? path, ArchitectureSpec? spec = null)
     {
         Kind = kind;
         Name = name;
         Path = path;
+        Spec = spec;
     }
 
     /// <summary>Where it comes from.</summary>
@@ -49,6 +50,9 @@ public sealed class BackboneSource
 
     /// <summary>The ONNX file (bundled or given) or the spec file, or null for a zoo variant.</summary>
     public string? Path { get; }
+
+    /// <summary>The architecture read from the spec file (once, when resolved), or null for other kinds.</summary>
+    public ArchitectureSpec? Spec { get; }
 
     /// <summary>True for a zoo variant or an architecture spec: the network starts from random weights (training it is training from scratch).</summary>
     public bool IsRandomlyInitialised => Kind is BackboneSourceKind.Zoo or BackboneSourceKind.ArchitectureSpecFile;
@@ -91,8 +95,9 @@ public sealed class BackboneSource
         string value = string.IsNullOrWhiteSpace(nameOrPath) || nameOrPath == "default" ? DefaultName : nameOrPath.Trim();
         if (value.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
         {
-            ArchitectureSpec.Load(value); // a missing or invalid spec is refused now, naming the file, not after the data is read
-            return new BackboneSource(BackboneSourceKind.ArchitectureSpecFile, System.IO.Path.GetFileNameWithoutExtension(value), System.IO.Path.GetFullPath(value));
+            // Read now: a missing or invalid spec is refused naming the file, not after the data is read.
+            var spec = ArchitectureSpec.Load(value);
+            return new BackboneSource(BackboneSourceKind.ArchitectureSpecFile, System.IO.Path.GetFileNameWithoutExtension(value), System.IO.Path.GetFullPath(value), spec);
         }
         if (value.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) || value.Contains(System.IO.Path.DirectorySeparatorChar))
         {
@@ -117,7 +122,7 @@ public sealed class BackboneSource
     public PreprocessingSpec DefaultPreprocessing()
     {
         if (Path is null) return PreprocessingSpec.ImageNet(BackboneRegistry.Get(Name).DefaultResolution);
-        if (Kind == BackboneSourceKind.ArchitectureSpecFile) return PreprocessingSpec.ImageNet(ArchitectureSpec.Load(Path).Resolution);
+        if (Spec is not null) return PreprocessingSpec.ImageNet(Spec.Resolution);
         var info = OnnxModelInfo.Read(Path);
         return PreprocessingSpec.FromMetadata(info.Metadata) ?? PreprocessingSpec.ImageNet(FixedInputSize(info) ?? 224);
     }
@@ -135,7 +140,7 @@ public sealed class BackboneSource
         if (IsRandomlyInitialised)
         {
             torch.random.manual_seed(seed);
-            return Path is null ? BackboneRegistry.Create(Name, new BackboneOptions { NumClasses = 0 }) : new SearchedNetwork(ArchitectureSpec.Load(Path), numClasses: 0);
+            return Spec is null ? BackboneRegistry.Create(Name, new BackboneOptions { NumClasses = 0 }) : new SearchedNetwork(Spec, numClasses: 0);
         }
         CheckImageModel(OnnxModelInfo.Read(Path!));
         return OnnxImportedModule.Load(Path!);
@@ -154,7 +159,7 @@ public sealed class BackboneSource
             model.eval();
             var bytes = OnnxExporter.ExportBytes(model, new OnnxExportOptions
             {
-                VariantName = Name, IncludeHead = false, Preprocessing = DefaultPreprocessing(), WeightsProvenance = $"random initialisation ({(Path is null ? "zoo" : "architecture spec")})",
+                VariantName = Name, IncludeHead = false, Preprocessing = DefaultPreprocessing(), WeightsProvenance = $"random initialisation ({(Spec is null ? "zoo" : "architecture spec")})",
             });
             return (bytes, OnnxExporter.FeaturesName);
         }

@@ -8,7 +8,7 @@ namespace EfficientCnn.Backbones.Search;
 /// each architecture is trained from scratch with the training engine (<see cref="ClassifierTrainer"/>) on part of the
 /// user's training images, at a reduced resolution, and scored on the held-out rest. The data's test split is never used.
 /// Defaults: 10 epochs at 112 px. MNASNet's 5 epochs are many steps on ImageNet but ~45 on a few hundred images: on
-/// stellarium (292 training images) 5 epochs at 64 or 112 px ranked ten architectures at Spearman ρ = 0.31 / −0.06
+/// stellarium (292 training images) 5 epochs at 64 or 112 px ranked ten architectures at Spearman ρ = 0.30 / −0.06
 /// against their full-training accuracy, 10 epochs at 112 px at ρ = 0.96 (docs/search-study.md).
 /// </summary>
 public sealed class ProxyTrainingAccuracy : IProxyAccuracy
