@@ -42,7 +42,7 @@ static int Usage()
           accuracy         --data DIR [--backbone NAME|FILE.onnx] [--output-tensor NAME] [--epochs 4] [--resolution R] [--methods mlnet,featurize,finetune]
                            [--scope all|head|last] [--results FILE.csv] [--seed 1] [--note TEXT] [--device cpu|cuda|auto]
           plot-transfer    --results FILE.csv --out FILE.png [--dataset NAME]
-          search-study     --runs DIR,DIR,... (each STRATEGY-seedN from `efficientcnn search`) [--target-latency-ms 10] [--classes 5]
+          search-study     --runs DIR,DIR,... (each STRATEGY-seedN from `efficientcnn search`) [--target-latency-ms 10] [--reward soft|hard] [--classes 5]
                            [--passes 2] [--timing-runs 20] [--out FILE.csv] [--reuse-timings FILE.csv] [--plot FILE.png]
                            [--top 3 --specs-out DIR]
         """);

@@ -23,7 +23,8 @@ namespace EfficientCnn.Bench;
 /// </summary>
 internal static class SearchStudyBench
 {
-    private sealed record SearchRun(string Name, string Strategy, int Seed, IReadOnlyList<Sample> Samples, IReadOnlyList<ZooPoint> Zoo);
+    private sealed record SearchRun(string Name, string Strategy, int Seed, IReadOnlyList<Sample> Samples, IReadOnlyList<ZooPoint> Zoo,
+        SearchFingerprint? Settings, double? Minutes);
 
     private sealed record Sample(int Index, int[] Decisions, double Accuracy, double SearchLatencyMs);
 
@@ -34,12 +35,11 @@ internal static class SearchStudyBench
     public static int Run(BenchArgs a)
     {
         var dirs = a.Required("runs").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-        double target = double.Parse(a.Get("target-latency-ms") ?? "10", CultureInfo.InvariantCulture);
         int classes = a.Int("classes", 5), passes = a.Int("passes", 2), top = a.Int("top", 3);
         var settings = new LatencySettings(BatchSize: 1, Warmup: 3, Runs: a.Int("timing-runs", 20), Threads: 1);
         var space = new SearchSpace(ArchitectureSpec.MobileNetV2Skeleton, 224);
-        var reward = LatencyReward.Soft;
         var runs = dirs.Select(Read).ToArray();
+        var (target, reward) = RewardSettings(a, runs);
 
         // --reuse-timings: the quiet latencies of an earlier --out file (redrawing or re-tabulating without timing again).
         var quiet = a.Get("reuse-timings") is { } earlier ? ReadTimings(earlier) : TimeAgain(runs, space, classes, settings, passes);
@@ -52,7 +52,7 @@ internal static class SearchStudyBench
         })).ToArray();
 
         if (a.Get("out") is { } csvPath) WriteCsv(csvPath, scored, quiet);
-        PrintRuns(runs, scored, target);
+        PrintRuns(runs, scored, target, reward);
         PrintStrategies(runs, scored);
         PrintZoo(runs, quiet, target, reward);
         if (a.Get("specs-out") is { } specsOut) WriteTopSpecs(specsOut, scored, space, top);
@@ -78,8 +78,38 @@ internal static class SearchStudyBench
             ParseDecisions(r["decisions"]),
             Num(r["accuracy"]), Num(r["latency_ms"]))).ToArray();
         var zoo = CsvRows(zooCsv).Select(r => new ZooPoint(r["name"], Num(r["accuracy"]), Num(r["latency_ms"]))).ToArray();
-        return new SearchRun(name, parts[0], seed, samples, zoo);
+        // checkpoint.json records the search's target and reward exponents (the study's older folders lack it).
+        string checkpointPath = Path.Combine(dir, "checkpoint.json");
+        var checkpoint = File.Exists(checkpointPath) ? SearchCheckpoint.Load(checkpointPath) : null;
+        return new SearchRun(name, parts[0], seed, samples, zoo, checkpoint?.Search, checkpoint?.ElapsedSeconds / 60);
     }
+
+    /// <summary>
+    /// The target and reward the rewards are recomputed with: those the searches ran with (their checkpoints, which must
+    /// agree), else --target-latency-ms (default 10) and --reward soft|hard (default soft); an option that contradicts a
+    /// checkpoint is refused, naming the folder.
+    /// </summary>
+    private static (double Target, LatencyReward Reward) RewardSettings(BenchArgs a, SearchRun[] runs)
+    {
+        var recorded = runs.Where(r => r.Settings is not null).ToArray();
+        double target = a.Get("target-latency-ms") is { } t ? double.Parse(t, CultureInfo.InvariantCulture)
+            : recorded.FirstOrDefault()?.Settings!.TargetLatencyMs ?? 10;
+        var reward = a.Get("reward") switch
+        {
+            null => recorded.FirstOrDefault() is { } first ? new LatencyReward(first.Settings!.Alpha, first.Settings.Beta) : LatencyReward.Soft,
+            "soft" => LatencyReward.Soft,
+            "hard" => LatencyReward.Hard,
+            var other => throw new ArgumentException($"--reward must be soft or hard, got '{other}'.", "reward"),
+        };
+        foreach (var r in recorded)
+            if (r.Settings!.TargetLatencyMs != target || r.Settings.Alpha != reward.Alpha || r.Settings.Beta != reward.Beta)
+                throw new ArgumentException($"search '{r.Name}' ran with T = {r.Settings.TargetLatencyMs} ms, reward exponents ({r.Settings.Alpha}, {r.Settings.Beta}); " +
+                                            $"the study scores with T = {target} ms, ({reward.Alpha}, {reward.Beta}): compare searches that ran alike.", "runs");
+        return (target, reward);
+    }
+
+    private static string Describe(LatencyReward reward) =>
+        reward == LatencyReward.Soft ? "soft" : reward == LatencyReward.Hard ? "hard" : $"α {reward.Alpha}, β {reward.Beta}";
 
     /// <summary>Median latency of every distinct architecture and zoo variant, mean over shuffled passes.</summary>
     private static Dictionary<string, double> TimeAgain(SearchRun[] runs, SearchSpace space, int classes, LatencySettings settings, int passes)
@@ -106,9 +136,9 @@ internal static class SearchStudyBench
         return totals.ToDictionary(kv => kv.Key, kv => kv.Value / passes);
     }
 
-    private static void PrintRuns(SearchRun[] runs, Scored[] scored, double target)
+    private static void PrintRuns(SearchRun[] runs, Scored[] scored, double target, LatencyReward reward)
     {
-        Table.Print($"Each search, rewards recomputed with quiet latencies (T = {F(target, 0)} ms, soft)",
+        Table.Print($"Each search, rewards recomputed with quiet latencies (T = {F(target, 0)} ms, {Describe(reward)})",
             ["run", "samples", "mean reward", "mean 2nd half", "mean top 5", "best reward", "best: accuracy @ ms", "within T", "beyond zoo front", "best within T"],
             runs.Select(r =>
             {
@@ -128,7 +158,7 @@ internal static class SearchStudyBench
     private static void PrintStrategies(SearchRun[] runs, Scored[] scored)
     {
         Table.Print("Per strategy: mean ± standard deviation over seeds",
-            ["strategy", "seeds", "samples", "mean reward", "mean 2nd half", "mean top 5", "best reward", "within T", "beyond zoo front"],
+            ["strategy", "seeds", "samples", "mean reward", "mean 2nd half", "mean top 5", "best reward", "within T", "beyond zoo front", "best accuracy within T"],
             runs.GroupBy(r => r.Strategy).Select(g =>
             {
                 var perRun = g.Select(r => scored.Where(x => x.Run == r).OrderBy(x => x.Sample.Index).ToArray()).ToArray();
@@ -138,6 +168,38 @@ internal static class SearchStudyBench
                     g.Key, string.Join(" ", g.Select(r => r.Seed)), Stat(s => s.Length, 1), Stat(s => s.Average(x => x.Reward), 4),
                     Stat(s => s.Skip(s.Length / 2).Average(x => x.Reward), 4), Stat(Top5, 4), Stat(s => s.Max(x => x.Reward), 4),
                     Stat(s => s.Count(x => x.WithinTarget), 1), Stat(s => s.Count(x => x.BeyondZoo), 1),
+                    BestWithinTarget(perRun),
+                };
+            }));
+        PrintPairs(runs, scored);
+    }
+
+    /// <summary>Mean ± sd over the runs that have a sample within the target, and how many do.</summary>
+    private static string BestWithinTarget(Scored[][] perRun)
+    {
+        var best = perRun.Where(s => s.Any(x => x.WithinTarget)).Select(s => 100 * s.Where(x => x.WithinTarget).Max(x => x.Sample.Accuracy)).ToArray();
+        return best.Length == 0 ? "none" : $"{MeanSd(best, 1)} % ({best.Length}/{perRun.Length} runs)";
+    }
+
+    /// <summary>
+    /// The strategies seed by seed: both runs of a seed share the proxy's split and initialisation, so their difference
+    /// is the fairer comparison than the spread over seeds.
+    /// </summary>
+    private static void PrintPairs(SearchRun[] runs, Scored[] scored)
+    {
+        var strategies = runs.Select(r => r.Strategy).Distinct().Order().ToArray();
+        if (strategies.Length != 2) return;
+        double Of(SearchRun r, Func<Scored[], double> f) => f(scored.Where(x => x.Run == r).ToArray());
+        Table.Print($"Seed by seed: {strategies[0]} vs {strategies[1]}",
+            ["seed", "best reward", "mean reward", "mean top 5", "within T"],
+            runs.GroupBy(r => r.Seed).Where(g => g.Count() == 2).OrderBy(g => g.Key).Select(g =>
+            {
+                var (x, y) = (g.First(r => r.Strategy == strategies[0]), g.First(r => r.Strategy == strategies[1]));
+                string Pair(Func<Scored[], double> f, int digits) => $"{F(Of(x, f), digits)} vs {F(Of(y, f), digits)}";
+                return new[]
+                {
+                    g.Key.ToString(CultureInfo.InvariantCulture), Pair(s => s.Max(v => v.Reward), 4), Pair(s => s.Average(v => v.Reward), 4),
+                    Pair(Top5, 4), Pair(s => s.Count(v => v.WithinTarget), 0),
                 };
             }));
     }
@@ -203,7 +265,7 @@ internal static class SearchStudyBench
         var model = new PlotModel
         {
             Title = "Searched architectures at quiet latency vs the hand-designed zoo",
-            Subtitle = $"{string.Join(", ", runs.GroupBy(r => r.Strategy).Select(g => $"{g.Key}: {g.Count()} × 30 min"))}; T = {target:0.##} ms",
+            Subtitle = $"{string.Join(", ", runs.GroupBy(r => r.Strategy).Select(g => $"{g.Key}: {g.Count()} × {Minutes(g)}"))}; T = {target:0.##} ms",
             DefaultFont = "DejaVu Sans", DefaultFontSize = 13, TitleFontSize = 17, SubtitleFontSize = 12, Background = OxyColors.White,
             Culture = CultureInfo.InvariantCulture, Padding = new OxyThickness(12),
         };
@@ -245,6 +307,10 @@ internal static class SearchStudyBench
         model.Legends.Add(new Legend { LegendPlacement = LegendPlacement.Outside, LegendPosition = LegendPosition.BottomCenter, LegendOrientation = LegendOrientation.Horizontal });
         return model;
     }
+
+    /// <summary>The searches' length as their checkpoints record it (30 min for the older folders, which all ran 30).</summary>
+    private static string Minutes(IEnumerable<SearchRun> runs) =>
+        $"{runs.Average(r => r.Minutes ?? 30):0} min";
 
     private static double Top5(Scored[] s) => s.OrderByDescending(x => x.Reward).Take(5).Average(x => x.Reward);
 

@@ -450,6 +450,37 @@ public sealed class SearchTests
     }
 
     [Test]
+    public void ProxyTrainingStartsEveryArchitectureFromTheSeedsWeights()
+    {
+        string dir = TrainingFixtures.TempFolder("proxy-seed");
+        try
+        {
+            var proxy = new ProxyTrainingAccuracy(TrainingFixtures.WriteStripes(dir, perClass: 6), resolution: 32,
+                new EfficientCnn.Backbones.Training.ClassifierTrainingOptions { Epochs = 1, BatchSize = 4 });
+            var space = TinySpace();
+            var specA = space.Decode(new int[space.ChoiceCounts.Length]);
+            var specB = space.Decode(space.ChoiceCounts.Select(c => c - 1).ToArray());
+            // Records the first weight tensor of each network as the proxy builds it, before any training.
+            Tensor Initial(ArchitectureSpec spec)
+            {
+                Tensor? first = null;
+                proxy.Accuracy(() =>
+                {
+                    var net = new SearchedNetwork(spec, numClasses: 0);
+                    first = net.parameters().First().detach().clone();
+                    return net;
+                }, CancellationToken.None);
+                return first!;
+            }
+            var before = Initial(specA);
+            Initial(specB);   // training another architecture draws from libtorch's generator
+            var after = Initial(specA);
+            Assert.That(after.data<float>().ToArray(), Is.EqualTo(before.data<float>().ToArray()), "the same architecture starts from the same weights whatever ran before");
+        }
+        finally { TrainingFixtures.DeleteQuietly(dir); }
+    }
+
+    [Test]
     public void SearchCommandRunsResumesAndRefusesToOverwrite()
     {
         string data = TrainingFixtures.Clipart4;
@@ -474,6 +505,8 @@ public sealed class SearchTests
             Assert.That(File.ReadAllLines(Path.Combine(outDir, "samples.csv")), Has.Length.EqualTo(4));
             Assert.That(CliRunner.Run(out var noBudget, "search", "--data", data, "--target-latency-ms", "1"), Is.Not.EqualTo(0));
             Assert.That(noBudget, Does.Contain("budget"));
+            Assert.That(CliRunner.Run(out var badStep, [.. common, "--samples", "1", "--controller-lr", "0"]), Is.Not.EqualTo(0));
+            Assert.That(badStep, Does.Contain("--controller-lr"));
         }
         finally { if (Directory.Exists(outDir)) Directory.Delete(outDir, true); }
     }

@@ -75,6 +75,10 @@ public sealed class ProxyTrainingAccuracy : IProxyAccuracy
     public double Accuracy(Func<Backbone> buildFeatureExtractor, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(buildFeatureExtractor);
+        // The trainer seeds libtorch only after the network exists: without this, an architecture's initial weights
+        // depended on what the previous proxy runs drew, so a resumed search (fresh process) or the same architecture
+        // sampled twice started from different weights.
+        TorchSharp.torch.random.manual_seed(Options.Seed);
         var backbone = buildFeatureExtractor();
         TrainingResult result;
         try

@@ -122,6 +122,12 @@ public sealed partial class SearchCommand : Command<SearchCommand.Settings>
         [DefaultValue(10)]
         public int RetimeTop { get; init; } = 10;
 
+        /// <summary>Controller step size.</summary>
+        [CommandOption("--controller-lr <LR>")]
+        [Description("Adam step size on the REINFORCE controller's logits (default 0.05). A step moves each logit by about this much, so a search of a few dozen samples needs ~0.2 for the policy to move within its budget.")]
+        [DefaultValue(0.05)]
+        public double ControllerLearningRate { get; init; } = 0.05;
+
         /// <summary>Skip the zoo comparison.</summary>
         [CommandOption("--no-zoo")]
         [Description("Do not proxy-train and time the hand-designed zoo variants for comparison.")]
@@ -140,6 +146,8 @@ public sealed partial class SearchCommand : Command<SearchCommand.Settings>
             if (Seed < 0) return ValidationResult.Error($"--seed must be >= 0, got {Seed}.");
             if (Resolution < 32) return ValidationResult.Error($"--resolution must be >= 32, got {Resolution}.");
             if (Batch < 1 || Threads < 1 || Runs < 1) return ValidationResult.Error("--batch, --threads and --runs must be >= 1.");
+            if (!(ControllerLearningRate > 0) || !double.IsFinite(ControllerLearningRate))
+                return ValidationResult.Error($"--controller-lr must be > 0, got {ControllerLearningRate}.");
             if (RetimeTop < 0) return ValidationResult.Error($"--retime-top must be >= 0, got {RetimeTop}.");
             return ValidationResult.Success();
         }
@@ -179,7 +187,7 @@ public sealed partial class SearchCommand : Command<SearchCommand.Settings>
             var space = new SearchSpace(ArchitectureSpec.MobileNetV2Skeleton, settings.Resolution);
             ISearchStrategy strategy = settings.Strategy == "random"
                 ? new RandomSearch(space.ChoiceCounts)
-                : new ReinforceController(space.ChoiceCounts);
+                : new ReinforceController(space.ChoiceCounts, new ReinforceOptions(LearningRate: settings.ControllerLearningRate));
             var reward = settings.Hard ? LatencyReward.Hard : LatencyReward.Soft;
             var evaluator = new CompositeEvaluator(proxy, (spec, ct) => OnnxLatency.Measure(spec, classes, latency, ct).MedianMsPerBatch);
             var search = new ArchitectureSearch(space, strategy, evaluator, new SearchOptions
