@@ -24,7 +24,7 @@ namespace EfficientCnn.Bench;
 internal static class SearchStudyBench
 {
     private sealed record SearchRun(string Name, string Strategy, int Seed, IReadOnlyList<Sample> Samples, IReadOnlyList<ZooPoint> Zoo,
-        SearchFingerprint? Settings, double? Minutes);
+        SearchFingerprint? Settings);
 
     private sealed record Sample(int Index, int[] Decisions, double Accuracy, double SearchLatencyMs);
 
@@ -58,7 +58,7 @@ internal static class SearchStudyBench
         if (a.Get("specs-out") is { } specsOut) WriteTopSpecs(specsOut, scored, space, top);
         if (a.Get("plot") is { } plotPath)
         {
-            File.WriteAllBytes(plotPath, TransferPlot.ToPng(Plot(runs, scored, quiet, target), 1000, 660));
+            File.WriteAllBytes(plotPath, TransferPlot.ToPng(Plot(runs, scored, quiet, target, reward), 1000, 660));
             Console.WriteLine($"wrote {plotPath}");
         }
         return 0;
@@ -81,7 +81,7 @@ internal static class SearchStudyBench
         // checkpoint.json records the search's target and reward exponents (the study's older folders lack it).
         string checkpointPath = Path.Combine(dir, "checkpoint.json");
         var checkpoint = File.Exists(checkpointPath) ? SearchCheckpoint.Load(checkpointPath) : null;
-        return new SearchRun(name, parts[0], seed, samples, zoo, checkpoint?.Search, checkpoint?.ElapsedSeconds / 60);
+        return new SearchRun(name, parts[0], seed, samples, zoo, checkpoint?.Search);
     }
 
     /// <summary>
@@ -260,12 +260,12 @@ internal static class SearchStudyBench
     /// Every sample of every run at its quiet latency, one colour per strategy (seeds pooled: both strategies of a seed
     /// share its proxy split), each strategy's Pareto front, the zoo at its mean proxy accuracy over the runs, the target.
     /// </summary>
-    private static PlotModel Plot(SearchRun[] runs, Scored[] scored, Dictionary<string, double> quiet, double target)
+    private static PlotModel Plot(SearchRun[] runs, Scored[] scored, Dictionary<string, double> quiet, double target, LatencyReward reward)
     {
         var model = new PlotModel
         {
             Title = "Searched architectures at quiet latency vs the hand-designed zoo",
-            Subtitle = $"{string.Join(", ", runs.GroupBy(r => r.Strategy).Select(g => $"{g.Key}: {g.Count()} × {Minutes(g)}"))}; T = {target:0.##} ms",
+            Subtitle = $"{string.Join(", ", runs.GroupBy(r => r.Strategy).Select(g => $"{g.Key}: {g.Count()} searches"))}; T = {target:0.##} ms, {Describe(reward)} reward",
             DefaultFont = "DejaVu Sans", DefaultFontSize = 13, TitleFontSize = 17, SubtitleFontSize = 12, Background = OxyColors.White,
             Culture = CultureInfo.InvariantCulture, Padding = new OxyThickness(12),
         };
@@ -307,10 +307,6 @@ internal static class SearchStudyBench
         model.Legends.Add(new Legend { LegendPlacement = LegendPlacement.Outside, LegendPosition = LegendPosition.BottomCenter, LegendOrientation = LegendOrientation.Horizontal });
         return model;
     }
-
-    /// <summary>The searches' length as their checkpoints record it (30 min for the older folders, which all ran 30).</summary>
-    private static string Minutes(IEnumerable<SearchRun> runs) =>
-        $"{runs.Average(r => r.Minutes ?? 30):0} min";
 
     private static double Top5(Scored[] s) => s.OrderByDescending(x => x.Reward).Take(5).Average(x => x.Reward);
 
