@@ -487,12 +487,20 @@ public sealed class SearchTests
         Assume.That(Directory.Exists(data), "samples/data/clipart4 ships with the repository");
         string outDir = Path.Combine(Path.GetTempPath(), $"search-cli-{Guid.NewGuid():N}");
         string[] common = ["search", "--data", data, "--target-latency-ms", "0.5", "--resolution", "32", "--proxy-resolution", "32",
-            "--proxy-epochs", "1", "--runs", "3", "--no-zoo", "--out", outDir, "--hard"];
+            "--proxy-epochs", "1", "--runs", "3", "--no-zoo", "--out", outDir, "--hard", "--controller-lr", "0.3"];
         try
         {
             Assert.That(CliRunner.Run(out var first, [.. common, "--samples", "2"]), Is.EqualTo(0), first);
             Assert.That(File.ReadAllLines(Path.Combine(outDir, "samples.csv")), Has.Length.EqualTo(3));
             Assert.That(File.Exists(Path.Combine(outDir, "best.json")), Is.True);
+            // --controller-lr reaches the controller: the first reward only sets the baseline, the second moves the
+            // logits by one Adam step of about 0.74 x the step size (0.22 here; the default 0.05 would give 0.04).
+            using (var checkpoint = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "checkpoint.json"))))
+            {
+                double largest = checkpoint.RootElement.GetProperty("strategyState").GetProperty("Logits").EnumerateArray()
+                    .SelectMany(d => d.EnumerateArray()).Max(z => Math.Abs(z.GetDouble()));
+                Assert.That(largest, Is.InRange(0.15, 0.3));
+            }
             // Both samples timed again at the end (default --retime-top 10), and best.json is the first of them.
             var retimedRows = File.ReadAllLines(Path.Combine(outDir, "retimed.csv"));
             Assert.That(retimedRows, Has.Length.EqualTo(3));
