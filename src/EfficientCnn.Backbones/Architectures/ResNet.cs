@@ -1,3 +1,4 @@
+using EfficientCnn.Backbones.Blocks;
 using EfficientCnn.Backbones.Onnx;
 using EfficientCnn.Backbones.Registry;
 using TorchSharp;
@@ -32,12 +33,26 @@ public sealed class ResNet : Backbone
     private readonly List<nn.Module> stages;
 
     /// <summary>Builds a ResNet with <paramref name="layers"/> blocks per stage and base width <paramref name="width"/> (64 in the paper).</summary>
-    public ResNet(BlockKind block, int[] layers, int numClasses = 1000, double dropRate = 0.0, int width = 64)
+    /// <param name="block">Residual block type.</param>
+    /// <param name="layers">Blocks per stage (4 stages).</param>
+    /// <param name="numClasses">Classes of the head; 0 for none.</param>
+    /// <param name="dropRate">Dropout before the head.</param>
+    /// <param name="width">Base width (64 in the paper).</param>
+    /// <param name="tuckerRanks">
+    /// Per stage, the fraction of channels kept as Tucker-2 ranks of its 3x3 convolutions (<see cref="Tucker2Conv"/>), or 0
+    /// to keep them whole; null keeps every stage whole (the paper's network). Basic blocks only.
+    /// </param>
+    public ResNet(BlockKind block, int[] layers, int numClasses = 1000, double dropRate = 0.0, int width = 64, double[]? tuckerRanks = null)
         : base("ResNet", numClasses)
     {
         if (layers.Length != 4 || layers.Any(n => n < 1))
             throw new ArgumentException($"layers must hold 4 stage depths >= 1, got [{string.Join(",", layers)}].", nameof(layers));
         if (width < 1) throw new ArgumentException($"width must be >= 1, got {width}.", nameof(width));
+        tuckerRanks ??= [0, 0, 0, 0];
+        if (tuckerRanks.Length != 4 || tuckerRanks.Any(r => r < 0 || r > 1))
+            throw new ArgumentException($"tuckerRanks must hold 4 fractions in [0, 1], got [{string.Join(",", tuckerRanks)}].", nameof(tuckerRanks));
+        if (block == BlockKind.Bottleneck && tuckerRanks.Any(r => r > 0))
+            throw new ArgumentException("Tucker-2 factorization is implemented for basic blocks (ResNet-18/34) only.", nameof(tuckerRanks));
         int expansion = block == BlockKind.Basic ? 1 : 4;
         this.dropRate = dropRate;
         conv1 = nn.Conv2d(3, width, 7, stride: 2, padding: 3, bias: false);
@@ -45,10 +60,10 @@ public sealed class ResNet : Backbone
         relu = nn.ReLU(inplace: true);
         maxpool = nn.MaxPool2d(3, stride: 2, padding: 1);
         long inplanes = width;
-        layer1 = MakeLayer(block, ref inplanes, width, layers[0], 1, expansion);
-        layer2 = MakeLayer(block, ref inplanes, width * 2, layers[1], 2, expansion);
-        layer3 = MakeLayer(block, ref inplanes, width * 4, layers[2], 2, expansion);
-        layer4 = MakeLayer(block, ref inplanes, width * 8, layers[3], 2, expansion);
+        layer1 = MakeLayer(block, ref inplanes, width, layers[0], 1, expansion, tuckerRanks[0]);
+        layer2 = MakeLayer(block, ref inplanes, width * 2, layers[1], 2, expansion, tuckerRanks[1]);
+        layer3 = MakeLayer(block, ref inplanes, width * 4, layers[2], 2, expansion, tuckerRanks[2]);
+        layer4 = MakeLayer(block, ref inplanes, width * 8, layers[3], 2, expansion, tuckerRanks[3]);
         avgpool = nn.AdaptiveAvgPool2d(1);
         FeatureDim = (int)inplanes;
         if (numClasses > 0) fc = nn.Linear(inplanes, numClasses);
@@ -97,7 +112,7 @@ public sealed class ResNet : Backbone
         return fc.call(nn.functional.dropout(features, dropRate, training));
     }
 
-    private static Sequential MakeLayer(BlockKind kind, ref long inplanes, long planes, int blocks, long stride, int expansion)
+    private static Sequential MakeLayer(BlockKind kind, ref long inplanes, long planes, int blocks, long stride, int expansion, double tuckerRank)
     {
         var list = new List<(string, nn.Module<Tensor, Tensor>)>();
         for (int i = 0; i < blocks; i++)
@@ -109,7 +124,7 @@ public sealed class ResNet : Backbone
                     ("0", nn.Conv2d(inplanes, planes * expansion, 1, stride: stride, bias: false)),
                     ("1", nn.BatchNorm2d(planes * expansion)));
             list.Add((i.ToString(), kind == BlockKind.Basic
-                ? new BasicBlock(inplanes, planes, s, downsample)
+                ? new BasicBlock(inplanes, planes, s, downsample, tuckerRank)
                 : new Bottleneck(inplanes, planes, s, downsample)));
             inplanes = planes * expansion;
         }
@@ -119,18 +134,18 @@ public sealed class ResNet : Backbone
     /// <summary>Two 3x3 convolutions with an identity (or projection) shortcut.</summary>
     public sealed class BasicBlock : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
-        private readonly Conv2d conv1, conv2;
+        private readonly nn.Module<Tensor, Tensor> conv1, conv2;
         private readonly BatchNorm2d bn1, bn2;
         private readonly ReLU relu;
         private readonly Sequential? downsample;
 
-        /// <summary>Creates the block.</summary>
-        public BasicBlock(long inplanes, long planes, long stride, Sequential? downsample) : base(nameof(BasicBlock))
+        /// <summary>Creates the block; with <paramref name="tuckerRank"/> &gt; 0 its 3x3 convolutions are <see cref="Tucker2Conv"/>s keeping that fraction of channels as ranks.</summary>
+        public BasicBlock(long inplanes, long planes, long stride, Sequential? downsample, double tuckerRank = 0) : base(nameof(BasicBlock))
         {
-            conv1 = nn.Conv2d(inplanes, planes, 3, stride: stride, padding: 1, bias: false);
+            conv1 = Conv3x3(inplanes, planes, stride, tuckerRank);
             bn1 = nn.BatchNorm2d(planes);
             relu = nn.ReLU(inplace: true);
-            conv2 = nn.Conv2d(planes, planes, 3, padding: 1, bias: false);
+            conv2 = Conv3x3(planes, planes, 1, tuckerRank);
             bn2 = nn.BatchNorm2d(planes);
             this.downsample = downsample;
             RegisterComponents();
@@ -149,10 +164,24 @@ public sealed class ResNet : Backbone
         public string ExportOnnx(OnnxGraphBuilder g, string input)
         {
             var identity = downsample is null ? input : g.Export(downsample, input);
-            var y = g.Export(relu, g.ExportConvBn(conv1, bn1, input));
-            y = g.ExportConvBn(conv2, bn2, y);
+            var y = g.Export(relu, ExportConvBn(g, conv1, bn1, input));
+            y = ExportConvBn(g, conv2, bn2, y);
             return g.Export(relu, g.Op("Add", y, identity));
         }
+
+        private static nn.Module<Tensor, Tensor> Conv3x3(long inChannels, long outChannels, long stride, double tuckerRank) =>
+            tuckerRank > 0
+                ? new Tucker2Conv(inChannels, outChannels, 3, stride, 1, Rank(inChannels, tuckerRank), Rank(outChannels, tuckerRank))
+                : nn.Conv2d(inChannels, outChannels, 3, stride: stride, padding: 1, bias: false);
+
+        private static int Rank(long channels, double fraction) => (int)Math.Max(1, Math.Round(channels * fraction));
+
+        private static string ExportConvBn(OnnxGraphBuilder g, nn.Module<Tensor, Tensor> conv, BatchNorm2d bn, string input) => conv switch
+        {
+            Conv2d plain => g.ExportConvBn(plain, bn, input),
+            Tucker2Conv factorized => factorized.ExportWithNorm(g, bn, input),
+            _ => throw new NotSupportedException($"{conv.GetType().Name} in a basic block has no ONNX export."),
+        };
     }
 
     /// <summary>1x1 reduce → 3x3 (stride here, as torchvision's "ResNet v1.5") → 1x1 expand ×4, with shortcut.</summary>
