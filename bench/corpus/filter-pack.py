@@ -5,7 +5,8 @@ Usage: filter-pack.py IN.pack OUT.pack [--max-flat 0.95]
 An image is near-empty when one byte value covers more than --max-flat of its 3 x S x S bytes: a flat colour, or
 (mostly) line art on a transparent background, which turns black once alpha is dropped as the project's decoder does
 (black strokes on transparent become an all-black square). They cost training steps and teach nothing.
-Writes OUT.pack atomically (temp file + rename) and OUT.pack.dropped.txt (index, original path). Standard library only.
+Writes OUT.pack atomically (temp file + rename), OUT.pack.dropped.txt (index, original path) and
+OUT.pack.sources.csv (images kept per source package). Standard library only.
 Format: src/EfficientCnn.Backbones/Training/PackedImagesFormat.cs.
 """
 import argparse, os, struct, sys
@@ -41,11 +42,39 @@ def flat_fraction(pixels):
     return max(pixels.count(v) for v in {0, 255, pixels[0], pixels[len(pixels) // 2]}) / len(pixels)
 
 
+def source_package(path):
+    """build-corpus.py stores images as .../images/<package>/...; other paths count under their folder."""
+    parts = path.replace("\\", "/").split("/")
+    return parts[parts.index("images") + 1] if "images" in parts[:-1] else os.path.dirname(path)
+
+
+def add_packed_column(path, by_source, pack_name):
+    """Appends the per-source count of the filtered pack to each row of the sources table (once)."""
+    lines = open(path, encoding="utf-8").read().split("\n")
+    header = f" in {pack_name} |"
+    out = []
+    for line in lines:
+        cells = [c.strip() for c in line.strip("|").split("|")] if line.startswith("|") else None
+        if cells is None or header in line:
+            out.append(line)
+        elif cells[0] == "source package":
+            out.append(line + header)
+        elif set(cells[0]) <= set("-:"):
+            out.append(line + "---:|")
+        elif cells[0] == "**total**":
+            out.append(line + f" **{sum(by_source.values())}** |")
+        else:
+            out.append(line + f" {by_source.get(cells[0], 0)} |")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(out))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("input")
     parser.add_argument("output")
     parser.add_argument("--max-flat", type=float, default=0.95)
+    parser.add_argument("--sources-md", help="build-corpus.py's sources.md: add a column with the images kept per source")
     args = parser.parse_args()
     if os.path.abspath(args.input) == os.path.abspath(args.output):
         sys.exit("output must differ from input")
@@ -75,6 +104,16 @@ def main():
     with open(args.output + ".dropped.txt", "w", encoding="utf-8") as d:
         for i in dropped:
             d.write(f"{i}\t{paths[i].decode('utf-8')}\n")
+    by_source = {}
+    for i in kept:
+        source = source_package(paths[i].decode("utf-8"))
+        by_source[source] = by_source.get(source, 0) + 1
+    with open(args.output + ".sources.csv", "w", encoding="utf-8") as s:
+        s.write("source_package,images\n")
+        for source, n in sorted(by_source.items()):
+            s.write(f"{source},{n}\n")
+    if args.sources_md:
+        add_packed_column(args.sources_md, by_source, os.path.basename(args.output))
     print(f"kept {len(kept)} of {count} images ({len(dropped)} near-empty dropped, list in {args.output}.dropped.txt); wrote {args.output}")
 
 
