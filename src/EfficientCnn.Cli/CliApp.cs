@@ -36,6 +36,9 @@ public static class CliApp
             config.AddCommand<FractalsCommand>("fractals")
                 .WithDescription("Write a FractalDB-style database (fractal categories from iterated function systems) as class folders, to pretrain without natural images.")
                 .WithExample("fractals", "--classes", "100", "--per-class", "100", "--size", "128", "--seed", "0", "--out", "fractals/");
+            config.AddCommand<PackCommand>("pack")
+                .WithDescription("Decode images once into a packed file of S×S uint8 RGB (shorter side to S, centre crop), read by memory mapping when distilling on a large corpus.")
+                .WithExample("pack", "--input", "corpus/corpus.csv", "--size", "144", "--output", "corpus144.pack");
             config.AddCommand<ScaleCommand>("scale")
                 .WithDescription("Compound-scale a base (zoo variant or architecture spec) to a MACs, params or measured-latency budget; report φ and the costs.")
                 .WithExample("scale", "--base", "mnasnet_a1", "--target-macs", "600M", "--json");

@@ -9,6 +9,7 @@ public sealed class CliTests
     [TestCase("export")]
     [TestCase("inspect")]
     [TestCase("check-onnx")]
+    [TestCase("pack")]
     public void HelpWorksForTheToolAndEveryCommand(params string[] command)
     {
         // Spectre markup in a description (e.g. "[N,3,H,W]") would make --help fail at run time.
@@ -16,7 +17,7 @@ public sealed class CliTests
         Assert.That(code, Is.EqualTo(0), help);
         Assert.That(help, Does.Contain("USAGE"));
         if (command.Length == 0)
-            foreach (var name in new[] { "zoo", "export", "inspect", "check-onnx" })
+            foreach (var name in new[] { "zoo", "export", "inspect", "check-onnx", "pack" })
                 Assert.That(help, Does.Contain(name));
     }
 }

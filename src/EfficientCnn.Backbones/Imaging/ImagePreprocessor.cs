@@ -116,18 +116,8 @@ public sealed class ImagePreprocessor
     public void Preprocess(ImageInput input, Span<float> destination)
     {
         CheckDestination(destination);
-        var image = DecodedImage.Decode(input);
+        var pixels = RenderEvaluationCrop(input);
         int r = Spec.Resolution;
-        float sx = 0, sy = 0, sw = image.Width, sh = image.Height;
-        if (Spec.ResizeMode == ResizeMode.ShorterSideCenterCrop)
-        {
-            // Resize-shorter-side-to R/f then centre-crop R == centre crop of side f*min(w,h) scaled to R.
-            float side = Spec.CropFraction * Math.Min(image.Width, image.Height);
-            sx = (image.Width - side) / 2f;
-            sy = (image.Height - side) / 2f;
-            sw = sh = side;
-        }
-        var pixels = image.Render(sx, sy, sw, sh, flip: false, r);
         int plane = r * r;
         for (int oc = 0; oc < 3; oc++)
         {
@@ -135,6 +125,26 @@ public sealed class ImagePreprocessor
             var table = lut[c];
             var outPlane = destination.Slice(oc * plane, plane);
             for (int i = 0; i < plane; i++) outPlane[i] = table[pixels[i * 4 + c]];
+        }
+    }
+
+    /// <summary>
+    /// The evaluation crop and resize of <see cref="Preprocess(ImageInput, Span{float})"/> without the normalization:
+    /// 8-bit planes in the spec's channel order (CHW, 3 x R x R bytes). Normalizing these bytes gives exactly what
+    /// <see cref="Preprocess(ImageInput, Span{float})"/> returns, so a corpus decoded once with this method (see
+    /// <c>PackedImages</c>) trains on the same pixels as one decoded on the fly.
+    /// </summary>
+    public void RenderBytes(ImageInput input, Span<byte> destination)
+    {
+        if (destination.Length < TensorLength)
+            throw new ArgumentException($"Destination holds {destination.Length} bytes; one image needs {TensorLength}.", nameof(destination));
+        var pixels = RenderEvaluationCrop(input);
+        int plane = Spec.Resolution * Spec.Resolution;
+        for (int oc = 0; oc < 3; oc++)
+        {
+            int c = sourceChannel[oc];
+            var outPlane = destination.Slice(oc * plane, plane);
+            for (int i = 0; i < plane; i++) outPlane[i] = pixels[i * 4 + c];
         }
     }
 
@@ -210,6 +220,22 @@ public sealed class ImagePreprocessor
             }
         });
         return errors;
+    }
+
+    /// <summary>Decodes and applies the evaluation crop and resize: R x R opaque RGBA.</summary>
+    private byte[] RenderEvaluationCrop(ImageInput input)
+    {
+        var image = DecodedImage.Decode(input);
+        float sx = 0, sy = 0, sw = image.Width, sh = image.Height;
+        if (Spec.ResizeMode == ResizeMode.ShorterSideCenterCrop)
+        {
+            // Resize-shorter-side-to R/f then centre-crop R == centre crop of side f*min(w,h) scaled to R.
+            float side = Spec.CropFraction * Math.Min(image.Width, image.Height);
+            sx = (image.Width - side) / 2f;
+            sy = (image.Height - side) / 2f;
+            sw = sh = side;
+        }
+        return image.Render(sx, sy, sw, sh, flip: false, Spec.Resolution);
     }
 
     private float Normalize(float value01, int rgbChannel) => (value01 - Spec.Mean[rgbChannel]) / Spec.Std[rgbChannel];

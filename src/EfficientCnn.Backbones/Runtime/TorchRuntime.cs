@@ -51,7 +51,7 @@ public static class TorchRuntime
     /// <summary>Name of the environment variable that sets libtorch's intra-op threads.</summary>
     public const string ThreadsEnvironmentVariable = "EFFICIENTCNN_THREADS";
 
-    private static int? ThreadsFromEnvironment()
+    internal static int? ThreadsFromEnvironment()
     {
         string? text = Environment.GetEnvironmentVariable(ThreadsEnvironmentVariable);
         if (string.IsNullOrWhiteSpace(text)) return null;
