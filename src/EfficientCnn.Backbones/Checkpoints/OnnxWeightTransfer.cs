@@ -51,6 +51,33 @@ public static class OnnxWeightTransfer
         return source.Count;
     }
 
+    /// <summary>
+    /// A basic-block ResNet (He et al. 2016) with the weights of the ONNX ResNet at <paramref name="onnxPath"/>: the stage
+    /// depths are read off the graph (3x3 convolutions per output width, two per block), so ML.NET's "ResNet18", which
+    /// has three blocks in its last stage, is rebuilt as it is. With <paramref name="tuckerRanks"/> the 3x3 convolutions of
+    /// each stage are Tucker-2 factorized (<see cref="Blocks.Tucker2Conv.InitialiseFrom"/>). No head (features only).
+    /// </summary>
+    /// <exception cref="InvalidDataException">The graph is not a four-stage basic-block ResNet.</exception>
+    public static Architectures.ResNet ResNetFromOnnx(string onnxPath, double[]? tuckerRanks = null)
+    {
+        var model = OnnxModelReader.Read(onnxPath);
+        var initializers = model.Graph.Initializer.ToDictionary(t => t.Name, t => t);
+        var widths = model.Graph.Node
+            .Where(n => n.OpType == "Conv" && n.Input.Count > 1 && initializers.TryGetValue(n.Input[1], out var w) && w.Dims.Count == 4 && w.Dims[2] == 3 && w.Dims[3] == 3)
+            .Select(n => initializers[n.Input[1]].Dims[0]).ToList();
+        var stages = widths.Distinct().ToList();
+        if (stages.Count != 4 || stages.Any(c => widths.Count(w => w == c) % 2 != 0))
+            throw new InvalidDataException($"{onnxPath}: not a basic-block ResNet (3x3 convolution widths {string.Join(",", widths)}).");
+        int[] depths = stages.Select(c => widths.Count(w => w == c) / 2).ToArray();
+        var whole = new Architectures.ResNet(Architectures.ResNet.BlockKind.Basic, depths, numClasses: 0, width: (int)stages[0]);
+        Copy(onnxPath, whole);
+        if (tuckerRanks is null || tuckerRanks.All(r => r == 0)) return whole;
+        var factorized = new Architectures.ResNet(Architectures.ResNet.BlockKind.Basic, depths, numClasses: 0, width: (int)stages[0], tuckerRanks: tuckerRanks);
+        Blocks.Tucker2Conv.InitialiseFrom(whole, factorized);
+        whole.Dispose();
+        return factorized;
+    }
+
     private static string Shapes(IEnumerable<Tensor> values) => string.Join(" ", values.Select(v => $"[{string.Join(",", v.shape)}]"));
 
     private static List<Layer> ReadLayers(ModelProto model)
