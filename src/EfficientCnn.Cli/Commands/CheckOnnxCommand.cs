@@ -50,7 +50,7 @@ public sealed class CheckOnnxCommand : Command<CheckOnnxCommand.Settings>
         OnnxCommandHelpers.Guard(settings.Json, () =>
         {
             var r = OnnxParity.Check(settings.File, settings.Resolution, settings.Batch);
-            int code = r.Passed ? 0 : 2;
+            int code = r.Passed ? ExitCodes.Success : ExitCodes.CheckFailed;
             if (settings.Json)
             {
                 Console.Out.WriteLine(JsonSerializer.Serialize(new
