@@ -68,6 +68,7 @@ public sealed class ExportCommand : Command<ExportCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken) =>
         OnnxCommandHelpers.Guard(false, () =>
         {
+            InputOutputOverlap.Refuse(settings.Output, "output", (settings.Weights, "the --weights file"));
             var variant = BackboneRegistry.Get(settings.Backbone!);
             int resolution = settings.Resolution ?? variant.DefaultResolution;
             using var model = variant.Create(new BackboneOptions { NumClasses = settings.Classes });

@@ -51,9 +51,10 @@ public sealed class PredictCommand : Command<PredictCommand.Settings>
         OnnxCommandHelpers.Guard(false, () =>
         {
             string output = ModelFiles.CheckWritableFile(settings.Output!, "output");
+            var paths = Images(settings.Input!);
+            InputOutputOverlap.Refuse(output, "output", [(settings.Model, "the --model"), (settings.Input, "the --input"), .. paths.Select(p => ((string?)p, "the input image"))]);
             var ml = new MLContext(0);
             var model = ModelFiles.Load(ml, settings.Model!);
-            var paths = Images(settings.Input!);
             var run = ImageScoring.Score(ml, model, paths, settings.BatchSize);
             var csv = new StringBuilder("path,predictedLabel,score\n");
             foreach (var image in run.Images)

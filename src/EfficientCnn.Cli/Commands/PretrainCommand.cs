@@ -112,7 +112,11 @@ public sealed class PretrainCommand : Command<PretrainCommand.Settings>
             // Everything that can be checked is checked before the data is read: nothing is lost to a typo after an hour.
             CheckResume(settings);
             var precision = PrecisionOption.Check(settings.Precision);
+            (string?, string)[] inputs = [(settings.Data, "the --data"), (settings.Backbone, "the --backbone file"), (settings.Teacher, "the --teacher"), (settings.TeacherMeanImage, "the --teacher-mean-image")];
+            InputOutputOverlap.Refuse(settings.Output, "output", [.. inputs, (settings.Metrics, "the --metrics file")]);
+            InputOutputOverlap.Refuse(settings.Metrics, "metrics", inputs);
             var data = ImageDataset.Load(settings.Data!, split: File.Exists(settings.Data) ? "train" : null).EnsureTrainable();
+            InputOutputOverlap.Refuse(settings.Output, "output", data.Items.Select(i => (i.Image.Path, "the training image")));
             var (train, validation) = data.StratifiedSplit(0.1, settings.Seed);
             var spec = PreprocessingSpec.ImageNet(settings.Resolution);
             var metrics = new MetricsLog(settings.Metrics ?? MetricsLog.NextTo(settings.Output!),

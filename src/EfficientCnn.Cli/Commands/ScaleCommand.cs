@@ -106,6 +106,7 @@ public sealed class ScaleCommand : Command<ScaleCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken) =>
         OnnxCommandHelpers.Guard(settings.Json, () =>
         {
+            InputOutputOverlap.Refuse(settings.Out, "out", (settings.Base, "the --base spec"));
             var scalableBase = ScalableBase.Resolve(settings.Base!);
             if (settings.Out is not null && scalableBase.Spec is null)
                 throw new ArgumentException($"--out writes an architecture spec, and {scalableBase.Name} is not one (use mnasnet_a1 or a spec file).", "out");

@@ -171,6 +171,7 @@ public sealed partial class SearchCommand : Command<SearchCommand.Settings>
         OnnxCommandHelpers.Guard(false, () =>
         {
             string outDir = Path.GetFullPath(settings.Out);
+            InputOutputOverlap.Refuse(outDir, "out", (settings.Data, "the --data"));
             string checkpoint = Path.Combine(outDir, "checkpoint.json");
             if (File.Exists(checkpoint) && !settings.Resume)
                 throw new ArgumentException($"{outDir} already holds a search (checkpoint.json): pass --resume to continue it, or choose another --out.", "out");

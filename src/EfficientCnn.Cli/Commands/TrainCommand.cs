@@ -140,11 +140,13 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         {
             // Everything that can be checked is checked before the first epoch: nothing is lost to a typo after an hour.
             string output = ModelFiles.CheckWritableFile(settings.Output!, "output");
+            InputOutputOverlap.Refuse(output, "output", (settings.Data, "the --data"), (settings.Backbone, "the --backbone file"));
             if (settings.Report is not null) ModelFiles.CheckWritableFolder(settings.Report, "report");
             if (settings.Checkpoint is not null) ModelFiles.CheckWritableFolder(settings.Checkpoint, "checkpoint");
             if (!settings.IsAuto) BackboneSource.Resolve(settings.Backbone);
             var precision = PrecisionOption.Check(settings.Precision);
             var data = ImageData.Load(settings.Data!, "train").EnsureTrainable();
+            InputOutputOverlap.Refuse(output, "output", data.Items.Select(i => (i.Image.Path, "the training image")));
             var counts = data.ClassCounts();
             AnsiConsole.WriteLine($"Data: {data.Count} images, {data.Classes.Count} classes ({string.Join(", ", data.Classes.Select((c, i) => $"{c} {counts[i]}"))})");
 
