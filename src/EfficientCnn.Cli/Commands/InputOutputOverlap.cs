@@ -1,4 +1,4 @@
-using System.Runtime.InteropServices;
+using EfficientCnn.Backbones.Runtime;
 
 namespace EfficientCnn.Cli.Commands;
 
@@ -18,48 +18,13 @@ internal static class InputOutputOverlap
     public static void Refuse(string? output, string outputOption, params IEnumerable<(string? Path, string What)> inputs)
     {
         if (string.IsNullOrWhiteSpace(output)) return;
-        string target = RealPath(output);
+        string target = RealPaths.Of(output);
         foreach (var (path, what) in inputs)
         {
             if (string.IsNullOrWhiteSpace(path)) continue;
-            if (string.Equals(RealPath(path), target, StringComparison.Ordinal))
+            if (string.Equals(RealPaths.Of(path), target, StringComparison.Ordinal))
                 throw new ArgumentException($"--{outputOption} '{output}' is {what} '{path}'{(target == Path.GetFullPath(path) ? "" : $" (both are {target})")}: " +
                                             "writing it would destroy the input; choose another output path.", outputOption);
         }
-    }
-
-    /// <summary>
-    /// The canonical absolute path: symbolic links resolved in every component that exists; a part that does not exist
-    /// yet (an output to create) is appended as given.
-    /// </summary>
-    public static string RealPath(string path)
-    {
-        string full = Path.GetFullPath(path).TrimEnd(Path.DirectorySeparatorChar);
-        if (full.Length == 0) return Path.DirectorySeparatorChar.ToString();
-        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS()) return full;
-        string existing = full, rest = "";
-        while (!File.Exists(existing) && !Directory.Exists(existing))
-        {
-            string? parent = Path.GetDirectoryName(existing);
-            if (parent is null) return full;
-            rest = Path.Combine(Path.GetFileName(existing), rest);
-            existing = parent;
-        }
-        string resolved = Realpath(existing) ?? existing;
-        return rest.Length == 0 ? resolved : Path.Combine(resolved, rest).TrimEnd(Path.DirectorySeparatorChar);
-    }
-
-    [DllImport("libc", EntryPoint = "realpath", SetLastError = true)]
-    private static extern IntPtr NativeRealpath([MarshalAs(UnmanagedType.LPUTF8Str)] string path, IntPtr resolved);
-
-    [DllImport("libc", EntryPoint = "free")]
-    private static extern void Free(IntPtr pointer);
-
-    private static string? Realpath(string path)
-    {
-        IntPtr result = NativeRealpath(path, IntPtr.Zero);
-        if (result == IntPtr.Zero) return null;
-        try { return Marshal.PtrToStringUTF8(result); }
-        finally { Free(result); }
     }
 }

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Globalization;
 using System.Text;
+using EfficientCnn.Backbones.Imaging;
 using EfficientCnn.Backbones.Onnx;
 using EfficientCnn.Backbones.Training;
 using Microsoft.ML;
@@ -71,9 +72,7 @@ public sealed class PredictCommand : Command<PredictCommand.Settings>
     {
         if (File.Exists(input)) return [input];
         if (!Directory.Exists(input)) throw new ArgumentException($"--input '{input}' is neither an image file nor a folder.", "input");
-        var files = Directory.EnumerateFiles(input, "*", SearchOption.AllDirectories)
-            .Where(f => ImageDataset.ImageExtensions.Contains(Path.GetExtension(f), StringComparer.OrdinalIgnoreCase))
-            .Order(StringComparer.Ordinal).ToArray();
+        var files = ImageFiles.Under(input);
         if (files.Length == 0)
             throw new ArgumentException($"--input '{input}' holds no images ({string.Join(", ", ImageDataset.ImageExtensions)}).", "input");
         return files;
