@@ -1,3 +1,4 @@
+using EfficientCnn.Backbones.Imaging;
 using System.ComponentModel;
 using System.Text.Json;
 using EfficientCnn.MLNet;
@@ -41,6 +42,8 @@ public sealed class CheckOnnxCommand : Command<CheckOnnxCommand.Settings>
         {
             if (Batch < 1) return ValidationResult.Error($"--batch must be >= 1, got {Batch}.");
             if (Resolution is < 1) return ValidationResult.Error($"--resolution must be >= 1, got {Resolution}.");
+            if (ImageLimits.AboveLimit("--resolution", Resolution, ImageLimits.MaxResolution) is { } resolutionLimit) return ValidationResult.Error(resolutionLimit);
+            if (ImageLimits.AboveLimit("--batch", Batch, ImageLimits.MaxBatchSize) is { } batchLimit) return ValidationResult.Error(batchLimit);
             return ValidationResult.Success();
         }
     }

@@ -43,6 +43,7 @@ public sealed class PredictCommand : Command<PredictCommand.Settings>
             if (string.IsNullOrWhiteSpace(Input)) return ValidationResult.Error("--input is required.");
             if (string.IsNullOrWhiteSpace(Output)) return ValidationResult.Error("--output is required.");
             if (BatchSize is < 1) return ValidationResult.Error($"--batch-size must be >= 1, got {BatchSize}.");
+            if (ImageLimits.AboveLimit("--batch-size", BatchSize, ImageLimits.MaxBatchSize) is { } batchsizeLimit) return ValidationResult.Error(batchsizeLimit);
             return ValidationResult.Success();
         }
     }
@@ -57,6 +58,8 @@ public sealed class PredictCommand : Command<PredictCommand.Settings>
             var ml = new MLContext(0);
             var model = ModelFiles.Load(ml, settings.Model!);
             var run = ImageScoring.Score(ml, model, paths, settings.BatchSize);
+            if (run.Images.Count == 0)
+                throw new InvalidDataException($"--input '{settings.Input}': none of its {paths.Length} images could be read, e.g. {run.BadImages[0].Image}: {run.BadImages[0].Reason}; nothing written.");
             var csv = new StringBuilder("path,predictedLabel,score\n");
             foreach (var image in run.Images)
                 csv.Append(CultureInfo.InvariantCulture, $"{CsvField(image.Path)},{CsvField(image.PredictedLabel)},{image.TopScore:R}\n");

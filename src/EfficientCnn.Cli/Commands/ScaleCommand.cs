@@ -1,3 +1,4 @@
+using EfficientCnn.Backbones.Imaging;
 using System.ComponentModel;
 using System.Globalization;
 using System.Text.Json;
@@ -98,6 +99,7 @@ public sealed class ScaleCommand : Command<ScaleCommand.Settings>
             if (TargetLatencyMs is { } ms && !(ms > 0)) return ValidationResult.Error($"--target-latency-ms must be > 0, got {ms}.");
             if (Classes < 0) return ValidationResult.Error($"--classes must be >= 0, got {Classes}.");
             if (Batch < 1 || Threads < 1 || Runs < 1) return ValidationResult.Error("--batch, --threads and --runs must be >= 1.");
+            if (ImageLimits.AboveLimit("--batch", Batch, ImageLimits.MaxBatchSize) is { } batchLimit) return ValidationResult.Error(batchLimit);
             return ValidationResult.Success();
         }
     }

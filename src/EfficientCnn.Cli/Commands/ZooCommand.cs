@@ -1,3 +1,4 @@
+using EfficientCnn.Backbones.Imaging;
 using System.ComponentModel;
 using System.Text.Json;
 using EfficientCnn.MLNet;
@@ -38,6 +39,7 @@ public sealed class ZooCommand : Command<ZooCommand.Settings>
         {
             if (Classes < 0) return ValidationResult.Error($"--classes must be >= 0, got {Classes}.");
             if (Resolution is < 32) return ValidationResult.Error($"--resolution must be >= 32 (the smallest input the zoo accepts), got {Resolution}.");
+            if (ImageLimits.AboveLimit("--resolution", Resolution, ImageLimits.MaxResolution) is { } resolutionLimit) return ValidationResult.Error(resolutionLimit);
             return ValidationResult.Success();
         }
     }
