@@ -1,6 +1,6 @@
-using EfficientCnn.Backbones.Imaging;
 using System.ComponentModel;
 using System.Text.Json;
+using EfficientCnn.Backbones.Imaging;
 using EfficientCnn.MLNet;
 using Spectre.Console;
 using Spectre.Console.Cli;

@@ -1,7 +1,7 @@
-using EfficientCnn.Backbones.Imaging;
 using System.ComponentModel;
 using System.Globalization;
 using System.Text.Json;
+using EfficientCnn.Backbones.Imaging;
 using EfficientCnn.Backbones.Search;
 using EfficientCnn.MLNet.Search;
 using Spectre.Console;

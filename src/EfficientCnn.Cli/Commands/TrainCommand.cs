@@ -1,5 +1,5 @@
-using EfficientCnn.Backbones.Imaging;
 using System.ComponentModel;
+using EfficientCnn.Backbones.Imaging;
 using EfficientCnn.Backbones.Registry;
 using EfficientCnn.Backbones.Training;
 using Microsoft.ML;
@@ -141,6 +141,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken) =>
         OnnxCommandHelpers.Guard(false, () =>
         {
+            TemporaryFolders.DeleteOrphans(TemporaryFolders.TrainPrefix);
             // Everything that can be checked is checked before the first epoch: nothing is lost to a typo after an hour.
             string output = ModelFiles.CheckWritableFile(settings.Output!, "output");
             InputOutputOverlap.Refuse(output, "output", (settings.Data, "the --data"), (settings.Backbone, "the --backbone file"));
@@ -171,7 +172,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
 
             var result = final.Result;
             EnsureSomethingWasLearned(training, result);
-            if (result.Cancelled) AnsiConsole.WriteLine("Stopped early (time budget or Ctrl-C); keeping the best model so far.");
+            if (result.Cancelled) AnsiConsole.WriteLine("Stopped early (time budget, Ctrl-C or SIGTERM); keeping the best model so far.");
             if (result.BadImages.Count > 0)
                 AnsiConsole.MarkupLineInterpolated($"[yellow]warning:[/] skipped {result.BadImages.Count} unreadable images, e.g. {result.BadImages.Images[0].Image}: {result.BadImages.Images[0].Reason}");
             var pipeline = training.Pipeline(final.Scorer);
