@@ -135,7 +135,7 @@ public sealed class CliTrainTests
         string csv = Path.Combine(dir, "preds.csv");
         int code = CliRunner.Run(out var output, "predict", "--model", model, "--input", odd, "--output", csv);
         Assert.That(code, Is.EqualTo(0), output);
-        Assert.That(File.ReadAllText(csv), Does.Contain("\"a, \"\"b\"\".png\""), "written quoted");
+        Assert.That(File.ReadAllLines(csv)[1], Does.StartWith("\"").And.Contain("a, \"\"b\"\".png\","), "written quoted");
         var table = EfficientCnn.Backbones.Training.CsvTable.Read(csv);
         Assert.That(table.Header, Is.EqualTo(new[] { "path", "predictedLabel", "score" }));
         Assert.That(table.Rows.Single().Fields[0], Is.EqualTo(odd));
