@@ -236,6 +236,24 @@ public sealed class CarelessUserTests
     }
 
     [Test]
+    public void SearchTimeBudgetCoversTheZooComparison()
+    {
+        // search --time 3m ran 16 minutes: the zoo comparison trained six networks outside the budget.
+        string data = TrainingFixtures.WriteStripes(Path.Combine(folder, "data"), 6, 32);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        int code = CliRunner.Run(out var text, "search", "--data", data, "--target-latency-ms", "1", "--time", "8s", "--resolution", "32",
+            "--proxy-resolution", "32", "--proxy-epochs", "1", "--runs", "1", "--out", Path.Combine(folder, "search"));
+        double seconds = watch.Elapsed.TotalSeconds;
+        Assert.That(code, Is.EqualTo(0), text);
+        Assert.That(text, Does.Contain("Time budget 8 s: zoo comparison up to 2 s, then the search, and 0.4 s for the final re-timing"), "the split is said up front");
+        int zooLines = text.Split('\n').Count(l => l.StartsWith("zoo ", StringComparison.Ordinal));
+        Assert.That(zooLines, Is.LessThan(EfficientCnn.Cli.Commands.SearchCommand.DefaultZoo.Count), text);
+        Assert.That(text, Does.Contain("min in all"));
+        // The budget, plus loading the data and writing the report.
+        Assert.That(seconds, Is.LessThan(8 + 10), text);
+    }
+
+    [Test]
     public void AnOrphanedTemporaryCheckpointFolderIsDeletedByTheNextTrain()
     {
         int dead;

@@ -190,8 +190,8 @@ public sealed partial class SearchCommand : Command<SearchCommand.Settings>
             bool compareZoo = !settings.NoZoo && !File.Exists(Path.Combine(outDir, "zoo.csv"));
             if (budget is { } total)
                 AnsiConsole.WriteLine(compareZoo
-                    ? $"Time budget {total}: zoo comparison up to {total * ZooShare}, then the search and the final re-timing in what is left."
-                    : $"Time budget {total}: the search and the final re-timing.");
+                    ? $"Time budget {Span(total)}: zoo comparison up to {Span(total * ZooShare)}, then the search, and {Span(total * RetimeShare)} for the final re-timing."
+                    : $"Time budget {Span(total)}: the search, and {Span(total * RetimeShare)} for the final re-timing.");
 
             var proxy = new ProxyTrainingAccuracy(settings.Data!, settings.ProxyResolution,
                 new ClassifierTrainingOptions { Epochs = settings.ProxyEpochs, Seed = settings.Seed });
@@ -212,7 +212,7 @@ public sealed partial class SearchCommand : Command<SearchCommand.Settings>
                 TargetLatencyMs = settings.TargetLatencyMs!.Value,
                 Reward = reward,
                 MaxSamples = settings.Samples,
-                TimeBudget = budget is { } b ? Max(b - clock.Elapsed, TimeSpan.FromMilliseconds(1)) : null,
+                TimeBudget = budget is { } b ? Max(b * (1 - RetimeShare) - clock.Elapsed, TimeSpan.FromMilliseconds(1)) : null,
                 Seed = (ulong)settings.Seed,
                 CheckpointPath = checkpoint,
                 Resume = settings.Resume,
@@ -289,5 +289,12 @@ public sealed partial class SearchCommand : Command<SearchCommand.Settings>
     /// <summary>Share of <c>--time</c> the zoo comparison may take.</summary>
     private const double ZooShare = 0.25;
 
+    /// <summary>Share of <c>--time</c> kept for re-timing the best architectures after the search.</summary>
+    private const double RetimeShare = 0.05;
+
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    private static string Span(TimeSpan t) => t.TotalSeconds < 120
+        ? string.Create(CultureInfo.InvariantCulture, $"{t.TotalSeconds:0.#} s")
+        : string.Create(CultureInfo.InvariantCulture, $"{t.TotalMinutes:0.#} min");
 }
