@@ -98,15 +98,22 @@ public sealed class TrainingSignalTests
         string output = Path.Combine(folder, "sigterm.zip");
         File.WriteAllText(output, "the previous model");
         var (parent, child, log) = StartTraining(output);
-        using (parent)
+        try
         {
             kill(parent.Id, SIGTERM);
             Assert.That(parent.WaitForExit(TimeSpan.FromSeconds(120)), Is.True, $"the parent exits\n{log}");
             parent.WaitForExit();
             Assert.That(parent.ExitCode, Is.EqualTo(0), log.ToString());
-            Assert.That(Alive(child), Is.False, "the child is gone");
+            Assert.That(WaitUntil(() => !Alive(child), TimeSpan.FromSeconds(10)), Is.True, "the child is gone");
             Assert.That(log.ToString(), Does.Contain("SIGTERM").And.Contain("Saved"));
             Assert.That(File.ReadAllBytes(output).Take(2), Is.EqualTo("PK"u8.ToArray()), "the best model so far replaced the old one whole");
+        }
+        finally
+        {
+            // A failed run must not leave a 1000-epoch training behind.
+            if (Alive(child)) kill(child, SIGKILL);
+            if (!parent.HasExited) parent.Kill();
+            parent.Dispose();
         }
     }
 
@@ -120,6 +127,7 @@ public sealed class TrainingSignalTests
         using (parent)
         {
             kill(parent.Id, SIGKILL);
+            parent.WaitForExit();
             bool gone = WaitUntil(() => !Alive(child), TimeSpan.FromSeconds(10));
             if (!gone) kill(child, SIGKILL);
             Assert.That(gone, Is.True, $"the child dies with its parent\n{log}");
