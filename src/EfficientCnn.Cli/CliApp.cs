@@ -7,16 +7,25 @@ namespace EfficientCnn.Cli;
 /// <summary>The <c>efficientcnn</c> command set; one definition shared by the program and the tests.</summary>
 public static class CliApp
 {
+    /// <summary>Console width when the output is a file or a pipe: wide enough that no table wraps.</summary>
+    private const int UnwrappedWidth = 1000;
+
     /// <summary>Creates the configured command-line application.</summary>
     /// <param name="console">Where help and errors go; null is the process console (tests pass a recording one).</param>
     public static CommandApp Create(IAnsiConsole? console = null)
     {
         var app = new CommandApp();
+        var target = console ?? AnsiConsole.Console;
+        // Spectre assumes 80 columns when the output is not a terminal and wraps table cells to fit, which turns names
+        // into fragments in a log file or CI; tables there take the width they need instead.
+        if (!target.Profile.Out.IsTerminal) target.Profile.Width = UnwrappedWidth;
         app.Configure(config =>
         {
             config.SetApplicationName("efficientcnn");
             // EFFICIENTCNN_DEBUG=1: unexpected errors surface with their full .NET stack trace (for bug reports).
             if (Environment.GetEnvironmentVariable("EFFICIENTCNN_DEBUG") is "1" or "true") config.PropagateExceptions();
+            else config.SetExceptionHandler((e, _) => CliErrors.Handle(e, target));
+            config.SetInterceptor(new UnknownOptions());
             if (console is not null) config.ConfigureConsole(console);
             config.AddCommand<ZooCommand>("zoo")
                 .WithDescription("List every backbone variant with its parameters, multiply-accumulates, feature dimension and resolution.")

@@ -47,7 +47,7 @@ internal sealed class ScoredDataView : IDataView
         private readonly DataViewRowCursor passthrough;
         private readonly DataViewRowCursor? images;
         private readonly Func<ImageInput>? readImage;
-        private readonly float[] buffer = [];
+        private float[] buffer = [];
         private readonly int outputLength;
         private bool[] readable = [];
         private Task<OnnxImageTransformer.PreparedBatch?>? next;
@@ -71,7 +71,6 @@ internal sealed class ScoredDataView : IDataView
                 images = view.input.GetRowCursor([imageColumn]);
                 readImage = view.owner.ImageReader(images, imageColumn);
                 outputLength = view.owner.OutputLength;
-                buffer = new float[view.owner.BatchSize * outputLength];
             }
         }
 
@@ -104,6 +103,8 @@ internal sealed class ScoredDataView : IDataView
             var batch = (next ?? Task.FromResult(Prepare())).GetAwaiter().GetResult()
                         ?? throw new InvalidOperationException("The input data view returned fewer rows on its second cursor; it must be deterministic.");
             next = Task.Run(Prepare);
+            // Sized by the images actually read, not the batch size: predict --batch-size 100000000 on 55 images took 4.2 GB.
+            if (buffer.Length < batch.Count * outputLength) buffer = new float[batch.Count * outputLength];
             view.owner.RunBatch(batch, buffer);
             readable = batch.Readable;
             bufferCount = batch.Count;
@@ -112,8 +113,8 @@ internal sealed class ScoredDataView : IDataView
 
         private OnnxImageTransformer.PreparedBatch? Prepare()
         {
-            var batch = new List<ImageInput>(view.owner.BatchSize);
-            var rows = new List<long>(view.owner.BatchSize);
+            var batch = new List<ImageInput>();
+            var rows = new List<long>();
             while (batch.Count < view.owner.BatchSize && images!.MoveNext())
             {
                 rows.Add(images.Position);

@@ -126,6 +126,68 @@ public sealed class CliTrainTests
     }
 
     [Test]
+    public void PredictsQuotedCsvReadsBackWithTheDatasetReader()
+    {
+        // predict quotes a path holding a comma or quotes (RFC 4180); every CSV reader of ours must read it back whole.
+        string dir = Fresh("quoted");
+        string odd = Path.Combine(dir, "a, \"b\".png");
+        File.Copy(Directory.GetFiles(Path.Combine(data, "vertical"), "vertical_*.png")[0], odd);
+        string csv = Path.Combine(dir, "preds.csv");
+        int code = CliRunner.Run(out var output, "predict", "--model", model, "--input", odd, "--output", csv);
+        Assert.That(code, Is.EqualTo(0), output);
+        Assert.That(File.ReadAllLines(csv)[1], Does.StartWith("\"").And.Contain("a, \"\"b\"\".png\","), "written quoted");
+        var table = EfficientCnn.Backbones.Training.CsvTable.Read(csv);
+        Assert.That(table.Header, Is.EqualTo(new[] { "path", "predictedLabel", "score" }));
+        Assert.That(table.Rows.Single().Fields[0], Is.EqualTo(odd));
+        // The same rows as training data: predictedLabel renamed to label.
+        string asData = Path.Combine(dir, "as-data.csv");
+        File.WriteAllText(asData, File.ReadAllText(csv).Replace("predictedLabel", "label"));
+        var dataset = EfficientCnn.Backbones.Training.ImageDataset.FromCsv(asData);
+        Assert.That(dataset.Items.Single().Image.Path, Is.EqualTo(odd));
+        Assert.That(dataset.Classes.Single(), Is.AnyOf("horizontal", "vertical"));
+    }
+
+    [Test]
+    public void PredictFailsWhenNoInputCanBeRead()
+    {
+        string dir = Fresh("unreadable");
+        File.WriteAllText(Path.Combine(dir, "a.png"), "not a png");
+        File.WriteAllText(Path.Combine(dir, "b.jpg"), "not a jpeg either");
+        string csv = Path.Combine(dir, "out", "preds.csv");
+        Directory.CreateDirectory(Path.GetDirectoryName(csv)!);
+        int code = CliRunner.Run(out var output, "predict", "--model", model, "--input", dir, "--output", csv);
+        Assert.That(code, Is.EqualTo(1), output);
+        Assert.That(Squash(output), Does.Contain("noneofits2images").And.Contain("a.png"));
+        Assert.That(File.Exists(csv), Is.False);
+    }
+
+    [Test]
+    public void AGarbageOnnxInsideAModelZipIsNamed()
+    {
+        string dir = Fresh("garbage");
+        string damaged = Path.Combine(dir, "damaged.zip");
+        File.Copy(model, damaged);
+        using (var zip = ZipFile.Open(damaged, ZipArchiveMode.Update))
+        {
+            var entry = zip.Entries.Single(e => e.Name == "Model.onnx");
+            string name = entry.FullName;
+            entry.Delete();
+            using var stream = zip.CreateEntry(name).Open();
+            stream.Write("this is not an ONNX model"u8);
+        }
+        foreach (var args in new[]
+                 {
+                     new[] { "predict", "--model", damaged, "--input", data, "--output", Path.Combine(dir, "p.csv") },
+                     ["evaluate", "--model", damaged, "--data", data],
+                 })
+        {
+            int code = CliRunner.Run(out var output, args);
+            Assert.That(code, Is.EqualTo(1), output);
+            Assert.That(Squash(output), Does.Contain(Squash(damaged)).And.Contain("Model.onnx"), string.Join(" ", args));
+        }
+    }
+
+    [Test]
     public void BadInputFailsWithAMessageNamingTheProblem()
     {
         string dir = Fresh("bad");

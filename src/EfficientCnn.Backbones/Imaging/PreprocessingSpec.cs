@@ -69,6 +69,8 @@ public sealed record PreprocessingSpec
     {
         if (Resolution < 1)
             throw new ArgumentException($"Resolution must be at least 1 pixel, got {Resolution}.", nameof(Resolution));
+        if (ImageLimits.AboveLimit("Resolution", Resolution, ImageLimits.MaxResolution) is { } tooLarge)
+            throw new ArgumentException(tooLarge, nameof(Resolution));
         if (!Enum.IsDefined(ResizeMode))
             throw new ArgumentException($"Unknown resize mode {(int)ResizeMode}.", nameof(ResizeMode));
         if (!Enum.IsDefined(ChannelOrder))

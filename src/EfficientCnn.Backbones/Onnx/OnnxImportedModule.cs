@@ -315,6 +315,9 @@ public sealed partial class OnnxImportedModule : Backbone
             throw new InvalidDataException($"{source}: input '{info.Name}' must be a float [N,3,H,W] image batch, got {info.ElementType} [{string.Join(",", info.Dims)}].");
         long? Fixed(int i) => dims[i].ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && dims[i].DimValue > 0 ? dims[i].DimValue : null;
         bool batchFixedToOne = Fixed(0) == 1;
+        foreach (var (axis, limit) in new[] { (0, ImageLimits.MaxBatchSize), (2, ImageLimits.MaxResolution), (3, ImageLimits.MaxResolution) })
+            if (Fixed(axis) > limit)
+                throw new InvalidDataException($"{source}: input '{info.Name}' declares [{string.Join(",", info.Dims)}]; dimension {axis} is above the {limit} this tool accepts.");
 
         // Constant nodes become constants; the rest are sorted topologically.
         var available = new HashSet<string>(all.Keys, StringComparer.Ordinal) { info.Name };

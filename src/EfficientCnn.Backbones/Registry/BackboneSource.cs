@@ -187,6 +187,9 @@ public sealed class BackboneSource
             throw new InvalidDataException(
                 $"ONNX file '{Path}' is not an image model: expected one float input [N, 3, H, W], got " +
                 string.Join("; ", info.Inputs.Select(i => $"{i.Name} {i.ElementType} [{string.Join(", ", i.Dims)}]")) + ".");
+        foreach (int axis in new[] { 2, 3 })
+            if (long.TryParse(input.Dims[axis], out long size) && size > Imaging.ImageLimits.MaxResolution)
+                throw new InvalidDataException($"ONNX file '{Path}' declares an input of [{string.Join(", ", input.Dims)}]; its height and width must be <= {Imaging.ImageLimits.MaxResolution} px.");
     }
 
     private static int? FixedInputSize(OnnxModelInfo info) =>

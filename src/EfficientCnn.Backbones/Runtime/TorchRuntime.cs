@@ -45,6 +45,7 @@ public static class TorchRuntime
                 catch (DllNotFoundException) { }
             }
             torch.set_num_threads(threads ?? ThreadsFromEnvironment() ?? Environment.ProcessorCount);
+            NnpackSwitch.Disable();
         }
     }
 

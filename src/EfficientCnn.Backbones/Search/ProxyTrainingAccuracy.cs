@@ -42,7 +42,7 @@ public sealed class ProxyTrainingAccuracy : IProxyAccuracy
     {
         string csv = Directory.Exists(data) ? Path.Combine(data, "split.csv") : data;
         if (!File.Exists(csv) || !csv.EndsWith(".csv", StringComparison.OrdinalIgnoreCase)) return ImageDataset.FromFolder(data);
-        bool hasSplit = File.ReadLines(csv).FirstOrDefault()?.Split(',').Any(h => h.Trim().Equals("split", StringComparison.OrdinalIgnoreCase)) == true;
+        bool hasSplit = CsvTable.Read(csv).Column("split") >= 0;
         return ImageDataset.FromCsv(csv, split: hasSplit ? "train" : null);
     }
 

@@ -106,9 +106,13 @@ public sealed class ClassifierTrainer
     /// deterministic evaluation transform), plus the mean cross-entropy and the accuracy.
     /// </summary>
     public static (float[][] Probabilities, double Loss, double Accuracy) Evaluate(Backbone model, PreprocessingSpec preprocessing, ImageDataset data,
-        int batchSize = 32, BadImagePolicy policy = BadImagePolicy.Throw)
+        int batchSize = 32, BadImagePolicy policy = BadImagePolicy.Throw) =>
+        Evaluate(model, preprocessing, data, new ImageBatchLoader(preprocessing, batchSize, policy));
+
+    /// <summary>See <see cref="Evaluate(Backbone, PreprocessingSpec, ImageDataset, int, BadImagePolicy)"/>; skipped images are recorded in <paramref name="loader"/>.</summary>
+    private static (float[][] Probabilities, double Loss, double Accuracy) Evaluate(Backbone model, PreprocessingSpec preprocessing, ImageDataset data,
+        ImageBatchLoader loader)
     {
-        var loader = new ImageBatchLoader(preprocessing, batchSize, policy);
         var device = model.parameters().FirstOrDefault()?.device ?? CPU;
         var probabilities = new float[data.Count][];
         double lossSum = 0;
@@ -151,6 +155,9 @@ public sealed class ClassifierTrainer
         private readonly Device device;
         private readonly CancellationToken cancel;
         private readonly ImageBatchLoader loader;
+        // Its own loader (no augmentation, the same bad-image policy) whose skipped images are reported with the
+        // training ones: "skipped 6" was printed for 7 bad files when one fell in the validation split.
+        private readonly ImageBatchLoader validationLoader;
         private readonly List<EpochMetrics> history = [];
         private Dictionary<string, Tensor>? bestState;
         private int bestEpoch;
@@ -166,6 +173,7 @@ public sealed class ClassifierTrainer
             this.device = device;
             this.cancel = cancel;
             loader = new ImageBatchLoader(spec, o.BatchSize, o.OnBadImage, o.DecodeParallelism);
+            validationLoader = new ImageBatchLoader(spec, o.BatchSize, o.OnBadImage, o.DecodeParallelism);
         }
 
         public TrainingResult TrainEndToEnd()
@@ -176,10 +184,13 @@ public sealed class ClassifierTrainer
             var schedule = new LearningRateSchedule(o.EffectiveLearningRate, (long)stepsPerEpoch * o.Epochs, (long)Math.Round(o.WarmupEpochs * stepsPerEpoch));
             var frozenStages = FrozenStages();
             var checkpoint = o.CheckpointDirectory is null ? null : new TrainingCheckpoint(o.CheckpointDirectory);
+            var identity = TrainingCheckpoint.Describe(train, validation, spec.Resolution, ("scope", o.Scope), ("trained stages", o.Scope == TrainScope.LastStages ? o.TrainLastStages : null),
+                ("batch size", o.BatchSize), ("seed", o.Seed), ("optimizer", o.Optimizer), ("learning rate", o.EffectiveLearningRate), ("weight decay", o.WeightDecay),
+                ("label smoothing", o.LabelSmoothing), ("precision", o.Precision));
             int startEpoch = 0;
             if (checkpoint is not null && o.Resume && checkpoint.Exists)
             {
-                var state = checkpoint.Load(model, optimizer);
+                var state = checkpoint.Load(model, optimizer, identity);
                 history.AddRange(state.History);
                 (bestEpoch, bestAccuracy, bestLoss) = (state.BestEpoch, state.BestAccuracy, state.BestLoss);
                 bestState = state.BestWeights;
@@ -231,7 +242,7 @@ public sealed class ClassifierTrainer
                     lr, watch.Elapsed.TotalSeconds, seen / Math.Max(1e-9, trainSeconds));
                 history.Add(metrics);
                 sinceBest = TrackBest(metrics) ? 0 : sinceBest + 1;
-                checkpoint?.Save(model, optimizer, new CheckpointState(epoch + 1, history.ToArray(), bestEpoch, bestAccuracy, bestLoss, bestState));
+                checkpoint?.Save(model, optimizer, new CheckpointState(epoch + 1, history.ToArray(), bestEpoch, bestAccuracy, bestLoss, bestState), identity);
                 o.OnEpoch?.Invoke(metrics);
                 if (ShouldStopEarly(sinceBest, epoch))
                 {
@@ -315,7 +326,9 @@ public sealed class ClassifierTrainer
             }
             else bestEpoch = history.Count == 0 ? 0 : history[^1].Epoch;
             model.eval();
-            return new TrainingResult(model, train.Classes, history, bestEpoch, stoppedEarly, cancelled, resumed, loader.BadImages);
+            var badImages = new BadImageReport();
+            foreach (var bad in loader.BadImages.Images.Concat(validationLoader.BadImages.Images)) badImages.Add(bad);
+            return new TrainingResult(model, train.Classes, history, bestEpoch, stoppedEarly, cancelled, resumed, badImages);
         }
 
         /// <summary>Whether early stopping ends the run after 0-based <paramref name="epoch"/> (never after the last one).</summary>
@@ -376,7 +389,7 @@ public sealed class ClassifierTrainer
         {
             if (validation is null) return (null, null);
             o.OnProgress?.Invoke(new TrainingProgress("validate", epoch, 0, validation.Count));
-            var (_, loss, accuracy) = Evaluate(model, spec, validation, o.BatchSize, o.OnBadImage);
+            var (_, loss, accuracy) = Evaluate(model, spec, validation, validationLoader);
             o.OnProgress?.Invoke(new TrainingProgress("validate", epoch, validation.Count, validation.Count));
             return (loss, accuracy);
         }

@@ -86,11 +86,13 @@ public sealed class FeatureDistiller
         var schedule = new LearningRateSchedule(o.LearningRate, (long)steps * o.Epochs, (long)Math.Round(o.WarmupEpochs * steps));
         var loader = new ImageBatchLoader(studentSpec, o.BatchSize, BadImagePolicy.Skip);
         var checkpoint = o.CheckpointDirectory is null ? null : new TrainingCheckpoint(o.CheckpointDirectory);
+        var identity = TrainingCheckpoint.Describe(train, validation, studentSpec.Resolution, ("teacher features", targets.shape[1]),
+            ("teacher resolution", teacherSpec.Resolution), ("batch size", o.BatchSize), ("seed", o.Seed), ("learning rate", o.LearningRate), ("weight decay", o.WeightDecay));
         var history = new List<EpochMetrics>();
         int start = 0;
         if (checkpoint is { Exists: true })
         {
-            var state = checkpoint.Load(model, optimizer);
+            var state = checkpoint.Load(model, optimizer, identity);
             history.AddRange(state.History);
             start = state.EpochsCompleted;
         }
@@ -131,7 +133,7 @@ public sealed class FeatureDistiller
             var metrics = new EpochMetrics(epoch + 1, trainLoss, 1 - trainLoss, validationLoss, 1 - validationLoss, lr, watch.Elapsed.TotalSeconds,
                 seen / Math.Max(1e-9, trainSeconds));
             history.Add(metrics);
-            checkpoint?.Save(model, optimizer, new CheckpointState(epoch + 1, history.ToArray(), 0, double.NegativeInfinity, double.PositiveInfinity, null));
+            checkpoint?.Save(model, optimizer, new CheckpointState(epoch + 1, history.ToArray(), 0, double.NegativeInfinity, double.PositiveInfinity, null), identity);
             o.OnEpoch?.Invoke(metrics);
         }
         student.eval();

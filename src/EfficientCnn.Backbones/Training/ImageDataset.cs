@@ -15,7 +15,7 @@ public sealed record LabeledImage(ImageInput Image, int Label);
 public sealed class ImageDataset
 {
     /// <summary>File extensions read from class folders (case-insensitive).</summary>
-    public static IReadOnlyList<string> ImageExtensions { get; } = [".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"];
+    public static IReadOnlyList<string> ImageExtensions => ImageFiles.Extensions;
 
     /// <summary>Creates a dataset; every label must index <paramref name="classes"/>.</summary>
     /// <param name="classes">Class names; item labels index this list.</param>
@@ -71,8 +71,7 @@ public sealed class ImageDataset
         var items = new List<LabeledImage>();
         for (int c = 0; c < classDirs.Length; c++)
         {
-            var files = Directory.EnumerateFiles(classDirs[c], "*", SearchOption.AllDirectories)
-                .Where(IsImageFile).Order(StringComparer.Ordinal).ToArray();
+            var files = ImageFiles.Under(classDirs[c]);
             if (files.Length == 0)
                 throw new InvalidDataException($"Class folder '{classDirs[c]}' holds no images ({string.Join(", ", ImageExtensions)}).");
             items.AddRange(files.Select(f => new LabeledImage(ImageInput.FromFile(f), c)));
@@ -92,27 +91,23 @@ public sealed class ImageDataset
     public static ImageDataset FromCsv(string csvPath, string? imageRoot = null, string? split = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(csvPath);
-        if (!File.Exists(csvPath)) throw new FileNotFoundException($"CSV file '{csvPath}' does not exist.", csvPath);
-        var lines = File.ReadAllLines(csvPath);
-        if (lines.Length == 0) throw new InvalidDataException($"CSV file '{csvPath}' is empty: expected a header 'path,label'.");
-        var header = lines[0].Split(',').Select(h => h.Trim().ToLowerInvariant()).ToList();
-        int pathCol = header.IndexOf("path"), labelCol = header.IndexOf("label"), splitCol = header.IndexOf("split");
+        var table = CsvTable.Read(csvPath);
+        if (table.Header.Count == 0) throw new InvalidDataException($"CSV file '{csvPath}' is empty: expected a header 'path,label'.");
+        int pathCol = table.Column("path"), labelCol = table.Column("label"), splitCol = table.Column("split");
         if (pathCol < 0 || labelCol < 0)
-            throw new InvalidDataException($"CSV file '{csvPath}' line 1: the header must name the columns 'path' and 'label', got '{lines[0]}'.");
+            throw new InvalidDataException($"CSV file '{csvPath}' line 1: the header must name the columns 'path' and 'label', got '{string.Join(",", table.Header)}'.");
         if (split is not null && splitCol < 0)
             throw new InvalidDataException($"CSV file '{csvPath}' has no 'split' column to select split '{split}' from.");
         string root = imageRoot ?? Path.GetDirectoryName(Path.GetFullPath(csvPath))!;
         var rows = new List<(string Path, string Label)>();
-        for (int i = 1; i < lines.Length; i++)
+        foreach (var (line, fields) in table.Rows)
         {
-            if (string.IsNullOrWhiteSpace(lines[i])) continue;
-            var fields = lines[i].Split(',');
-            if (fields.Length < header.Count)
-                throw new InvalidDataException($"CSV file '{csvPath}' line {i + 1}: {fields.Length} fields, the header has {header.Count}.");
+            if (fields.Count < table.Header.Count)
+                throw new InvalidDataException($"CSV file '{csvPath}' line {line}: {fields.Count} fields, the header has {table.Header.Count}.");
             if (split is not null && fields[splitCol].Trim() != split) continue;
             string path = fields[pathCol].Trim(), label = fields[labelCol].Trim();
             if (path.Length == 0 || label.Length == 0)
-                throw new InvalidDataException($"CSV file '{csvPath}' line {i + 1}: empty path or label.");
+                throw new InvalidDataException($"CSV file '{csvPath}' line {line}: empty path or label.");
             rows.Add((Path.IsPathRooted(path) ? path : Path.Combine(root, path), label));
         }
         var classes = rows.Select(r => r.Label).Distinct().Order(StringComparer.Ordinal).ToArray();
@@ -189,7 +184,4 @@ public sealed class ImageDataset
             throw new InvalidDataException($"{Source}: only one class ('{present[0]}') has images; a classifier needs at least two.");
         return this;
     }
-
-    private static bool IsImageFile(string path) =>
-        ImageExtensions.Contains(Path.GetExtension(path), StringComparer.OrdinalIgnoreCase);
 }

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Text.Json;
+using EfficientCnn.Backbones.Imaging;
 using EfficientCnn.MLNet;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -41,6 +42,8 @@ public sealed class CheckOnnxCommand : Command<CheckOnnxCommand.Settings>
         {
             if (Batch < 1) return ValidationResult.Error($"--batch must be >= 1, got {Batch}.");
             if (Resolution is < 1) return ValidationResult.Error($"--resolution must be >= 1, got {Resolution}.");
+            if (ImageLimits.AboveLimit("--resolution", Resolution, ImageLimits.MaxResolution) is { } resolutionLimit) return ValidationResult.Error(resolutionLimit);
+            if (ImageLimits.AboveLimit("--batch", Batch, ImageLimits.MaxBatchSize) is { } batchLimit) return ValidationResult.Error(batchLimit);
             return ValidationResult.Success();
         }
     }
@@ -50,7 +53,7 @@ public sealed class CheckOnnxCommand : Command<CheckOnnxCommand.Settings>
         OnnxCommandHelpers.Guard(settings.Json, () =>
         {
             var r = OnnxParity.Check(settings.File, settings.Resolution, settings.Batch);
-            int code = r.Passed ? 0 : 2;
+            int code = r.Passed ? ExitCodes.Success : ExitCodes.CheckFailed;
             if (settings.Json)
             {
                 Console.Out.WriteLine(JsonSerializer.Serialize(new

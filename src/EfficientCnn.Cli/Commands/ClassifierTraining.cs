@@ -94,7 +94,7 @@ internal sealed class ClassifierTraining
         budget.CancelAfter(Remaining(end));
         if (scope == TrainScope.HeadOnly) return Fit(setup, backbone, scope, epochs ?? DefaultEpochs(scope), null, budget.Token);
 
-        string checkpoint = setup.Checkpoint ?? Path.Combine(Path.GetTempPath(), $"efficientcnn-train-{Guid.NewGuid():N}");
+        string checkpoint = setup.Checkpoint ?? TemporaryFolders.NewPath(TemporaryFolders.TrainPrefix);
         try
         {
             var first = Fit(setup, backbone, scope, 1, checkpoint, budget.Token);

@@ -1,17 +1,21 @@
+using System.Runtime.InteropServices;
 using Spectre.Console;
 
 namespace EfficientCnn.Cli.Commands;
 
 /// <summary>
-/// Turns the first Ctrl-C into a cancellation request (training stops after the current batch and the best model so
-/// far is still saved); a second Ctrl-C ends the process as usual.
+/// Turns the first Ctrl-C, and any SIGTERM, into a cancellation request (training stops after the current batch and
+/// the best model so far is still saved); a second Ctrl-C ends the process as usual. SIGTERM is what service managers,
+/// CI runners, <c>timeout</c> and <c>kill PID</c> send, and what the parent of a training child passes on
+/// (<see cref="ScalarLifetimeWorkaround"/>): it never aborts, so receiving it twice changes nothing.
 /// </summary>
 internal sealed class ConsoleCancellation : IDisposable
 {
     private readonly CancellationTokenSource source;
     private readonly ConsoleCancelEventHandler handler;
+    private readonly PosixSignalRegistration terminate;
 
-    /// <summary>Listens for Ctrl-C until disposed; <paramref name="outer"/> cancels too.</summary>
+    /// <summary>Listens for Ctrl-C and SIGTERM until disposed; <paramref name="outer"/> cancels too.</summary>
     public ConsoleCancellation(CancellationToken outer)
     {
         source = CancellationTokenSource.CreateLinkedTokenSource(outer);
@@ -19,19 +23,30 @@ internal sealed class ConsoleCancellation : IDisposable
         {
             if (source.IsCancellationRequested) return;
             e.Cancel = true;
-            AnsiConsole.MarkupLine("[yellow]Stopping after the current batch; the best model so far will be saved (Ctrl-C again to abort).[/]");
-            source.Cancel();
+            Stop("Ctrl-C again to abort");
         };
         Console.CancelKeyPress += handler;
+        terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = true;
+            if (!source.IsCancellationRequested) Stop("SIGTERM received");
+        });
     }
 
-    /// <summary>Cancelled on Ctrl-C or by the outer token.</summary>
+    private void Stop(string note)
+    {
+        AnsiConsole.MarkupLine($"[yellow]Stopping after the current batch; the best model so far will be saved ({note}).[/]");
+        source.Cancel();
+    }
+
+    /// <summary>Cancelled on Ctrl-C, SIGTERM or by the outer token.</summary>
     public CancellationToken Token => source.Token;
 
     /// <inheritdoc />
     public void Dispose()
     {
         Console.CancelKeyPress -= handler;
+        terminate.Dispose();
         source.Dispose();
     }
 }

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Text.Json;
+using EfficientCnn.Backbones.Imaging;
 using Microsoft.ML;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -49,6 +50,7 @@ public sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
             if (string.IsNullOrWhiteSpace(Model)) return ValidationResult.Error("--model is required.");
             if (string.IsNullOrWhiteSpace(Data)) return ValidationResult.Error("--data is required.");
             if (BatchSize is < 1) return ValidationResult.Error($"--batch-size must be >= 1, got {BatchSize}.");
+            if (ImageLimits.AboveLimit("--batch-size", BatchSize, ImageLimits.MaxBatchSize) is { } batchsizeLimit) return ValidationResult.Error(batchsizeLimit);
             return ValidationResult.Success();
         }
     }

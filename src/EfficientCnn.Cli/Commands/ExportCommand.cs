@@ -60,6 +60,7 @@ public sealed class ExportCommand : Command<ExportCommand.Settings>
             if (string.IsNullOrWhiteSpace(Output)) return ValidationResult.Error("--output is required.");
             if (Classes < 0) return ValidationResult.Error($"--classes must be >= 0, got {Classes}.");
             if (Resolution is < 32) return ValidationResult.Error($"--resolution must be >= 32, got {Resolution}.");
+            if (ImageLimits.AboveLimit("--resolution", Resolution, ImageLimits.MaxResolution) is { } resolutionLimit) return ValidationResult.Error(resolutionLimit);
             return ValidationResult.Success();
         }
     }
@@ -68,6 +69,7 @@ public sealed class ExportCommand : Command<ExportCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken) =>
         OnnxCommandHelpers.Guard(false, () =>
         {
+            InputOutputOverlap.Refuse(settings.Output, "output", (settings.Weights, "the --weights file"));
             var variant = BackboneRegistry.Get(settings.Backbone!);
             int resolution = settings.Resolution ?? variant.DefaultResolution;
             using var model = variant.Create(new BackboneOptions { NumClasses = settings.Classes });

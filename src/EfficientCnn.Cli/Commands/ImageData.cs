@@ -35,8 +35,7 @@ internal static class ImageData
         {
             if (!path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase))
                 throw new ArgumentException($"--{option} '{path}' is a file but not a .csv: give a folder of class folders or a CSV 'path,label[,split]'.", option);
-            string header = File.ReadLines(path).FirstOrDefault() ?? "";
-            bool hasSplit = header.Split(',').Any(h => h.Trim().Equals("split", StringComparison.OrdinalIgnoreCase));
+            bool hasSplit = CsvTable.Read(path).Column("split") >= 0;
             data = ImageDataset.FromCsv(path, split: hasSplit ? split : null);
         }
         else if (Directory.Exists(path))

@@ -106,10 +106,27 @@ internal static class ModelFiles
         }
         var scorer = Parts(model).OfType<OnnxImageTransformer>().FirstOrDefault(t => t.Model.Labels is { Count: > 0 })
                      ?? throw new InvalidDataException($"--model '{path}' is an ML.NET model but not an efficientcnn image classifier (it holds no EfficientCnn ONNX classifier).");
+        CheckOnnx(path, scorer);
         var schema = model.GetOutputSchema(ImageData.InputSchema(ml));
         if (schema.GetColumnOrNull("PredictedLabel") is not { Type: TextDataViewType } || schema.GetColumnOrNull("Score") is null)
             throw new InvalidDataException($"--model '{path}' does not output a text 'PredictedLabel' and a 'Score' from an 'ImagePath' column; train it with `efficientcnn train`.");
         return new LoadedModel(path, model, scorer);
+    }
+
+    /// <summary>
+    /// Opens the network inside the zip in ONNX Runtime now: the scorer does so lazily at the first image, where a
+    /// damaged entry surfaced as a bare OnnxRuntimeException (exit 255) without the file's name.
+    /// </summary>
+    private static void CheckOnnx(string path, OnnxImageTransformer scorer)
+    {
+        try
+        {
+            using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(scorer.Model.Onnx);
+        }
+        catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException e)
+        {
+            throw new InvalidDataException($"--model '{path}': the ONNX network inside it (entry Model.onnx) cannot be loaded: {e.Message}", e);
+        }
     }
 
     /// <summary>The transformers of a chain (a single transformer is a chain of one).</summary>

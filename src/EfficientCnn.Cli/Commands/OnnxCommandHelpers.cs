@@ -15,12 +15,11 @@ internal static class OnnxCommandHelpers
         {
             return body();
         }
-        catch (Exception e) when (e is FileNotFoundException or InvalidDataException or NotSupportedException or ArgumentException
-                                       or IOException or UnauthorizedAccessException or InvalidOperationException)
+        catch (Exception e) when (CliErrors.IsUserError(e))
         {
             if (json) Console.Out.WriteLine(JsonSerializer.Serialize(new { error = e.Message, kind = e.GetType().Name }, Json));
             else AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
-            return 1;
+            return ExitCodes.UserError;
         }
     }
 }

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Globalization;
 using System.Text;
+using EfficientCnn.Backbones.Imaging;
 using EfficientCnn.Backbones.Onnx;
 using EfficientCnn.Backbones.Training;
 using Microsoft.ML;
@@ -42,6 +43,7 @@ public sealed class PredictCommand : Command<PredictCommand.Settings>
             if (string.IsNullOrWhiteSpace(Input)) return ValidationResult.Error("--input is required.");
             if (string.IsNullOrWhiteSpace(Output)) return ValidationResult.Error("--output is required.");
             if (BatchSize is < 1) return ValidationResult.Error($"--batch-size must be >= 1, got {BatchSize}.");
+            if (ImageLimits.AboveLimit("--batch-size", BatchSize, ImageLimits.MaxBatchSize) is { } batchsizeLimit) return ValidationResult.Error(batchsizeLimit);
             return ValidationResult.Success();
         }
     }
@@ -51,10 +53,13 @@ public sealed class PredictCommand : Command<PredictCommand.Settings>
         OnnxCommandHelpers.Guard(false, () =>
         {
             string output = ModelFiles.CheckWritableFile(settings.Output!, "output");
+            var paths = Images(settings.Input!);
+            InputOutputOverlap.Refuse(output, "output", [(settings.Model, "the --model"), (settings.Input, "the --input"), .. paths.Select(p => ((string?)p, "the input image"))]);
             var ml = new MLContext(0);
             var model = ModelFiles.Load(ml, settings.Model!);
-            var paths = Images(settings.Input!);
             var run = ImageScoring.Score(ml, model, paths, settings.BatchSize);
+            if (run.Images.Count == 0)
+                throw new InvalidDataException($"--input '{settings.Input}': none of its {paths.Length} images could be read, e.g. {run.BadImages[0].Image}: {run.BadImages[0].Reason}; nothing written.");
             var csv = new StringBuilder("path,predictedLabel,score\n");
             foreach (var image in run.Images)
                 csv.Append(CultureInfo.InvariantCulture, $"{CsvField(image.Path)},{CsvField(image.PredictedLabel)},{image.TopScore:R}\n");
@@ -70,9 +75,7 @@ public sealed class PredictCommand : Command<PredictCommand.Settings>
     {
         if (File.Exists(input)) return [input];
         if (!Directory.Exists(input)) throw new ArgumentException($"--input '{input}' is neither an image file nor a folder.", "input");
-        var files = Directory.EnumerateFiles(input, "*", SearchOption.AllDirectories)
-            .Where(f => ImageDataset.ImageExtensions.Contains(Path.GetExtension(f), StringComparer.OrdinalIgnoreCase))
-            .Order(StringComparer.Ordinal).ToArray();
+        var files = ImageFiles.Under(input);
         if (files.Length == 0)
             throw new ArgumentException($"--input '{input}' holds no images ({string.Join(", ", ImageDataset.ImageExtensions)}).", "input");
         return files;

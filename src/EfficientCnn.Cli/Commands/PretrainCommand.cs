@@ -98,6 +98,9 @@ public sealed class PretrainCommand : Command<PretrainCommand.Settings>
             if (string.IsNullOrWhiteSpace(Data)) return ValidationResult.Error("--data is required.");
             if (string.IsNullOrWhiteSpace(Output)) return ValidationResult.Error("--output is required.");
             if (Resolution < 32) return ValidationResult.Error($"--resolution must be >= 32, got {Resolution}.");
+            if (ImageLimits.AboveLimit("--resolution", Resolution, ImageLimits.MaxResolution) is { } resolutionLimit) return ValidationResult.Error(resolutionLimit);
+            if (BatchSize < 2) return ValidationResult.Error($"--batch-size must be >= 2 (batch norm needs two images), got {BatchSize}.");
+            if (ImageLimits.AboveLimit("--batch-size", BatchSize, ImageLimits.MaxBatchSize) is { } batchsizeLimit) return ValidationResult.Error(batchsizeLimit);
             if (Epochs < 1) return ValidationResult.Error($"--epochs must be >= 1, got {Epochs}.");
             if (Resume && string.IsNullOrWhiteSpace(Checkpoint)) return ValidationResult.Error("--resume needs --checkpoint <DIR>: the folder of the run to continue.");
             if (PrecisionOption.Error(Precision) is { } precision) return ValidationResult.Error(precision);
@@ -112,7 +115,11 @@ public sealed class PretrainCommand : Command<PretrainCommand.Settings>
             // Everything that can be checked is checked before the data is read: nothing is lost to a typo after an hour.
             CheckResume(settings);
             var precision = PrecisionOption.Check(settings.Precision);
+            (string?, string)[] inputs = [(settings.Data, "the --data"), (settings.Backbone, "the --backbone file"), (settings.Teacher, "the --teacher"), (settings.TeacherMeanImage, "the --teacher-mean-image")];
+            InputOutputOverlap.Refuse(settings.Output, "output", [.. inputs, (settings.Metrics, "the --metrics file")]);
+            InputOutputOverlap.Refuse(settings.Metrics, "metrics", inputs);
             var data = ImageDataset.Load(settings.Data!, split: File.Exists(settings.Data) ? "train" : null).EnsureTrainable();
+            InputOutputOverlap.Refuse(settings.Output, "output", data.Items.Select(i => (i.Image.Path, "the training image")));
             var (train, validation) = data.StratifiedSplit(0.1, settings.Seed);
             var spec = PreprocessingSpec.ImageNet(settings.Resolution);
             var metrics = new MetricsLog(settings.Metrics ?? MetricsLog.NextTo(settings.Output!),

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Globalization;
 using System.Text.Json;
+using EfficientCnn.Backbones.Imaging;
 using EfficientCnn.Backbones.Search;
 using EfficientCnn.MLNet.Search;
 using Spectre.Console;
@@ -98,6 +99,7 @@ public sealed class ScaleCommand : Command<ScaleCommand.Settings>
             if (TargetLatencyMs is { } ms && !(ms > 0)) return ValidationResult.Error($"--target-latency-ms must be > 0, got {ms}.");
             if (Classes < 0) return ValidationResult.Error($"--classes must be >= 0, got {Classes}.");
             if (Batch < 1 || Threads < 1 || Runs < 1) return ValidationResult.Error("--batch, --threads and --runs must be >= 1.");
+            if (ImageLimits.AboveLimit("--batch", Batch, ImageLimits.MaxBatchSize) is { } batchLimit) return ValidationResult.Error(batchLimit);
             return ValidationResult.Success();
         }
     }
@@ -106,6 +108,7 @@ public sealed class ScaleCommand : Command<ScaleCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken) =>
         OnnxCommandHelpers.Guard(settings.Json, () =>
         {
+            InputOutputOverlap.Refuse(settings.Out, "out", (settings.Base, "the --base spec"));
             var scalableBase = ScalableBase.Resolve(settings.Base!);
             if (settings.Out is not null && scalableBase.Spec is null)
                 throw new ArgumentException($"--out writes an architecture spec, and {scalableBase.Name} is not one (use mnasnet_a1 or a spec file).", "out");

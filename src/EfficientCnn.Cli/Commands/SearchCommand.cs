@@ -1,8 +1,10 @@
 using System.ComponentModel;
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 using EfficientCnn.Backbones;
+using EfficientCnn.Backbones.Imaging;
 using EfficientCnn.Backbones.Onnx;
 using EfficientCnn.Backbones.Profiling;
 using EfficientCnn.Backbones.Registry;
@@ -145,6 +147,9 @@ public sealed partial class SearchCommand : Command<SearchCommand.Settings>
             if (Soft && Hard) return ValidationResult.Error("--soft and --hard exclude each other.");
             if (Seed < 0) return ValidationResult.Error($"--seed must be >= 0, got {Seed}.");
             if (Resolution < 32) return ValidationResult.Error($"--resolution must be >= 32, got {Resolution}.");
+            if (ImageLimits.AboveLimit("--resolution", Resolution, ImageLimits.MaxResolution) is { } resolutionLimit) return ValidationResult.Error(resolutionLimit);
+            if (ImageLimits.AboveLimit("--proxy-resolution", ProxyResolution, ImageLimits.MaxResolution) is { } proxyresolutionLimit) return ValidationResult.Error(proxyresolutionLimit);
+            if (ImageLimits.AboveLimit("--batch", Batch, ImageLimits.MaxBatchSize) is { } batchLimit) return ValidationResult.Error(batchLimit);
             if (Batch < 1 || Threads < 1 || Runs < 1) return ValidationResult.Error("--batch, --threads and --runs must be >= 1.");
             if (!(ControllerLearningRate > 0) || !double.IsFinite(ControllerLearningRate))
                 return ValidationResult.Error($"--controller-lr must be > 0, got {ControllerLearningRate}.");
@@ -171,10 +176,22 @@ public sealed partial class SearchCommand : Command<SearchCommand.Settings>
         OnnxCommandHelpers.Guard(false, () =>
         {
             string outDir = Path.GetFullPath(settings.Out);
+            InputOutputOverlap.Refuse(outDir, "out", (settings.Data, "the --data"));
             string checkpoint = Path.Combine(outDir, "checkpoint.json");
             if (File.Exists(checkpoint) && !settings.Resume)
                 throw new ArgumentException($"{outDir} already holds a search (checkpoint.json): pass --resume to continue it, or choose another --out.", "out");
             Directory.CreateDirectory(outDir);
+            using var cancellation = new ConsoleCancellation(cancellationToken);
+            cancellationToken = cancellation.Token;
+            // --time covers the whole command: the zoo comparison takes at most a quarter of it (it trained six networks
+            // outside the budget: --time 3m ran 16 minutes), the search what is left, the final re-timing the remainder.
+            var clock = Stopwatch.StartNew();
+            TimeSpan? budget = settings.Time is null ? null : ParseDuration(settings.Time);
+            bool compareZoo = !settings.NoZoo && !File.Exists(Path.Combine(outDir, "zoo.csv"));
+            if (budget is { } total)
+                AnsiConsole.WriteLine(compareZoo
+                    ? $"Time budget {Span(total)}: zoo comparison up to {Span(total * ZooShare)}, then the search, and {Span(total * RetimeShare)} for the final re-timing."
+                    : $"Time budget {Span(total)}: the search, and {Span(total * RetimeShare)} for the final re-timing.");
 
             var proxy = new ProxyTrainingAccuracy(settings.Data!, settings.ProxyResolution,
                 new ClassifierTrainingOptions { Epochs = settings.ProxyEpochs, Seed = settings.Seed });
@@ -182,7 +199,7 @@ public sealed partial class SearchCommand : Command<SearchCommand.Settings>
                 $"Proxy task: {proxy.Classes.Count} classes, {proxy.Train.Count} training / {proxy.Validation.Count} held-out images at {settings.ProxyResolution} px, {settings.ProxyEpochs} epochs per architecture.");
             var latency = new LatencySettings(settings.Batch, Warmup: 3, settings.Runs, settings.Threads);
             int classes = proxy.Classes.Count;
-            if (!settings.NoZoo) CompareZoo(proxy, latency, settings.Resolution, Path.Combine(outDir, "zoo.csv"), cancellationToken);
+            if (compareZoo) CompareZoo(proxy, latency, settings.Resolution, Path.Combine(outDir, "zoo.csv"), budget * ZooShare, cancellationToken);
 
             var space = new SearchSpace(ArchitectureSpec.MobileNetV2Skeleton, settings.Resolution);
             ISearchStrategy strategy = settings.Strategy == "random"
@@ -195,7 +212,7 @@ public sealed partial class SearchCommand : Command<SearchCommand.Settings>
                 TargetLatencyMs = settings.TargetLatencyMs!.Value,
                 Reward = reward,
                 MaxSamples = settings.Samples,
-                TimeBudget = settings.Time is null ? null : ParseDuration(settings.Time),
+                TimeBudget = budget is { } b ? Max(b * (1 - RetimeShare) - clock.Elapsed, TimeSpan.FromMilliseconds(1)) : null,
                 Seed = (ulong)settings.Seed,
                 CheckpointPath = checkpoint,
                 Resume = settings.Resume,
@@ -205,9 +222,23 @@ public sealed partial class SearchCommand : Command<SearchCommand.Settings>
                 $"#{s.Index,4}  acc {s.Accuracy:P1}  {s.LatencyMs,7:F2} ms  {s.Macs / 1e6,7:F1} M MACs  reward {s.Reward:F4}  ({s.Seconds:F1} s)");
             var result = search.Run(cancellationToken);
             var retimeSettings = latency with { Runs = 3 * latency.Runs };
-            // A cancelled search (Ctrl-C) writes what it has at once; re-timing would keep the user waiting.
-            IReadOnlyList<SearchSample> retimed = result.StopReason == SearchStopReason.Cancelled ? [] : FinalRetiming.Retime(result.Samples, settings.RetimeTop,
-                s => OnnxLatency.Measure(s.Spec, classes, retimeSettings, cancellationToken).MedianMsPerBatch, reward, settings.TargetLatencyMs!.Value);
+            // A cancelled search (Ctrl-C) writes what it has at once; re-timing would keep the user waiting. Re-timing
+            // that would overrun the budget is dropped: the samples keep their first measurement.
+            IReadOnlyList<SearchSample> retimed = [];
+            if (result.StopReason != SearchStopReason.Cancelled)
+            {
+                using var retimeBudget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                if (budget is { } whole) retimeBudget.CancelAfter(Max(whole - clock.Elapsed, TimeSpan.FromMilliseconds(1)));
+                try
+                {
+                    retimed = FinalRetiming.Retime(result.Samples, settings.RetimeTop,
+                        s => OnnxLatency.Measure(s.Spec, classes, retimeSettings, retimeBudget.Token).MedianMsPerBatch, reward, settings.TargetLatencyMs!.Value);
+                }
+                catch (OperationCanceledException) when (retimeBudget.IsCancellationRequested)
+                {
+                    AnsiConsole.MarkupLine("[yellow]The time budget ran out before the final re-timing; best.json keeps the search's measurements.[/]");
+                }
+            }
             var written = SearchReport.Write(result, outDir, retimed).ToList();
             written.Add(Reports.SearchPlot.Write(result.Samples, Reports.SearchPlot.ReadZoo(Path.Combine(outDir, "zoo.csv")), settings.TargetLatencyMs!.Value, outDir));
 
@@ -218,7 +249,7 @@ public sealed partial class SearchCommand : Command<SearchCommand.Settings>
             if (retimed.Count > 0)
                 AnsiConsole.MarkupLineInterpolated(
                     $"Re-timed the {retimed.Count} best ({retimeSettings.Runs} runs each, retimed.csv): best.json is #{retimed[0].Index}, reward {retimed[0].Reward:F4} at {retimed[0].LatencyMs:F2} ms.");
-            AnsiConsole.MarkupLineInterpolated($"Pareto front: {result.ParetoFront.Count} architectures. Wrote {written.Count} files to {outDir}.");
+            AnsiConsole.MarkupLineInterpolated($"Pareto front: {result.ParetoFront.Count} architectures. Wrote {written.Count} files to {outDir}; {clock.Elapsed.TotalMinutes:F1} min in all.");
             return 0;
         });
 
@@ -226,20 +257,44 @@ public sealed partial class SearchCommand : Command<SearchCommand.Settings>
     /// Times and proxy-trains the hand-designed zoo variants once per output folder (zoo.csv; a resumed search keeps it),
     /// so that the searched architectures can be compared with them on the same data, proxy and machine.
     /// </summary>
-    private static void CompareZoo(ProxyTrainingAccuracy proxy, LatencySettings latency, int resolution, string path, CancellationToken cancellationToken)
+    private static void CompareZoo(ProxyTrainingAccuracy proxy, LatencySettings latency, int resolution, string path, TimeSpan? budget,
+        CancellationToken cancellationToken)
     {
-        if (File.Exists(path)) return;
+        using var zooBudget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (budget is { } limit) zooBudget.CancelAfter(limit);
         var csv = new StringBuilder("name,accuracy,latency_ms,macs,params\n");
-        foreach (var name in DefaultZoo)
+        int compared = 0;
+        try
         {
-            var variant = BackboneRegistry.Get(name);
-            double accuracy = proxy.Accuracy(() => variant.Create(new BackboneOptions { NumClasses = 0 }), cancellationToken);
-            using var model = variant.Create(new BackboneOptions { NumClasses = proxy.Classes.Count });
-            var profile = ModelProfiler.Profile(model, resolution);
-            double ms = OnnxLatency.Measure(model, resolution, latency, cancellationToken).MedianMsPerBatch;
-            AnsiConsole.MarkupLineInterpolated($"zoo {name,-20} acc {accuracy:P1}  {ms,7:F2} ms  {profile.Macs / 1e6,7:F1} M MACs");
-            csv.Append(CultureInfo.InvariantCulture, $"{name},{accuracy:R},{ms:R},{profile.Macs},{profile.Params}\n");
+            foreach (var name in DefaultZoo)
+            {
+                var variant = BackboneRegistry.Get(name);
+                double accuracy = proxy.Accuracy(() => variant.Create(new BackboneOptions { NumClasses = 0 }), zooBudget.Token);
+                using var model = variant.Create(new BackboneOptions { NumClasses = proxy.Classes.Count });
+                var profile = ModelProfiler.Profile(model, resolution);
+                double ms = OnnxLatency.Measure(model, resolution, latency, zooBudget.Token).MedianMsPerBatch;
+                AnsiConsole.MarkupLineInterpolated($"zoo {name,-20} acc {accuracy:P1}  {ms,7:F2} ms  {profile.Macs / 1e6,7:F1} M MACs");
+                csv.Append(CultureInfo.InvariantCulture, $"{name},{accuracy:R},{ms:R},{profile.Macs},{profile.Params}\n");
+                compared++;
+            }
+        }
+        catch (OperationCanceledException) when (zooBudget.IsCancellationRequested)
+        {
+            // What was compared is kept (a resumed search does not compare again): the budget is the user's choice.
+            AnsiConsole.MarkupLineInterpolated($"[yellow]Zoo comparison stopped at its share of the time budget after {compared} of {DefaultZoo.Count} networks.[/]");
         }
         OnnxExporter.WriteAtomically(path, Encoding.UTF8.GetBytes(csv.ToString()));
     }
+
+    /// <summary>Share of <c>--time</c> the zoo comparison may take.</summary>
+    private const double ZooShare = 0.25;
+
+    /// <summary>Share of <c>--time</c> kept for re-timing the best architectures after the search.</summary>
+    private const double RetimeShare = 0.05;
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    private static string Span(TimeSpan t) => t.TotalSeconds < 120
+        ? string.Create(CultureInfo.InvariantCulture, $"{t.TotalSeconds:0.#} s")
+        : string.Create(CultureInfo.InvariantCulture, $"{t.TotalMinutes:0.#} min");
 }

@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using EfficientCnn.Backbones.Imaging;
 using EfficientCnn.Backbones.Registry;
 using EfficientCnn.Backbones.Training;
 using Microsoft.ML;
@@ -105,8 +106,10 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             if (ValidationFraction is < 0 or >= 1) return ValidationResult.Error($"--validation-fraction must be in [0, 1), got {ValidationFraction}.");
             if (IsAuto && ValidationFraction == 0) return ValidationResult.Error("--backbone auto compares candidates on held-out images: --validation-fraction must be > 0.");
             if (Resolution is < 32) return ValidationResult.Error($"--resolution must be >= 32, got {Resolution}.");
+            if (ImageLimits.AboveLimit("--resolution", Resolution, ImageLimits.MaxResolution) is { } resolutionLimit) return ValidationResult.Error(resolutionLimit);
             if (ParseScope(Scope) is null) return ValidationResult.Error($"--scope must be all, last or head, got '{Scope}'.");
             if (BatchSize < 2) return ValidationResult.Error($"--batch-size must be >= 2 (batch norm needs two images), got {BatchSize}.");
+            if (ImageLimits.AboveLimit("--batch-size", BatchSize, ImageLimits.MaxBatchSize) is { } batchsizeLimit) return ValidationResult.Error(batchsizeLimit);
             if (MaxLatencyMs is <= 0) return ValidationResult.Error($"--max-latency-ms must be > 0, got {MaxLatencyMs}.");
             if (Seed < 0) return ValidationResult.Error($"--seed must be >= 0, got {Seed}.");
             if (PrecisionOption.Error(Precision) is { } precision) return ValidationResult.Error(precision);
@@ -138,13 +141,16 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken) =>
         OnnxCommandHelpers.Guard(false, () =>
         {
+            TemporaryFolders.DeleteOrphans(TemporaryFolders.TrainPrefix);
             // Everything that can be checked is checked before the first epoch: nothing is lost to a typo after an hour.
             string output = ModelFiles.CheckWritableFile(settings.Output!, "output");
+            InputOutputOverlap.Refuse(output, "output", (settings.Data, "the --data"), (settings.Backbone, "the --backbone file"));
             if (settings.Report is not null) ModelFiles.CheckWritableFolder(settings.Report, "report");
             if (settings.Checkpoint is not null) ModelFiles.CheckWritableFolder(settings.Checkpoint, "checkpoint");
             if (!settings.IsAuto) BackboneSource.Resolve(settings.Backbone);
             var precision = PrecisionOption.Check(settings.Precision);
             var data = ImageData.Load(settings.Data!, "train").EnsureTrainable();
+            InputOutputOverlap.Refuse(output, "output", data.Items.Select(i => (i.Image.Path, "the training image")));
             var counts = data.ClassCounts();
             AnsiConsole.WriteLine($"Data: {data.Count} images, {data.Classes.Count} classes ({string.Join(", ", data.Classes.Select((c, i) => $"{c} {counts[i]}"))})");
 
@@ -166,7 +172,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
 
             var result = final.Result;
             EnsureSomethingWasLearned(training, result);
-            if (result.Cancelled) AnsiConsole.WriteLine("Stopped early (time budget or Ctrl-C); keeping the best model so far.");
+            if (result.Cancelled) AnsiConsole.WriteLine("Stopped early (time budget, Ctrl-C or SIGTERM); keeping the best model so far.");
             if (result.BadImages.Count > 0)
                 AnsiConsole.MarkupLineInterpolated($"[yellow]warning:[/] skipped {result.BadImages.Count} unreadable images, e.g. {result.BadImages.Images[0].Image}: {result.BadImages.Images[0].Reason}");
             var pipeline = training.Pipeline(final.Scorer);

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Text.Json;
+using EfficientCnn.Backbones.Imaging;
 using EfficientCnn.MLNet;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -38,6 +39,7 @@ public sealed class ZooCommand : Command<ZooCommand.Settings>
         {
             if (Classes < 0) return ValidationResult.Error($"--classes must be >= 0, got {Classes}.");
             if (Resolution is < 32) return ValidationResult.Error($"--resolution must be >= 32 (the smallest input the zoo accepts), got {Resolution}.");
+            if (ImageLimits.AboveLimit("--resolution", Resolution, ImageLimits.MaxResolution) is { } resolutionLimit) return ValidationResult.Error(resolutionLimit);
             return ValidationResult.Success();
         }
     }

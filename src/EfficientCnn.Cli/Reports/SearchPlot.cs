@@ -1,5 +1,6 @@
 using EfficientCnn.Backbones.Onnx;
 using EfficientCnn.Backbones.Search;
+using EfficientCnn.Backbones.Training;
 using OxyPlot;
 using OxyPlot.Annotations;
 using OxyPlot.Axes;
@@ -21,7 +22,7 @@ public static class SearchPlot
 
     /// <summary>Reads zoo.csv (name,accuracy,latency_ms,...) as written by the search command; empty when absent.</summary>
     public static IReadOnlyList<ZooPoint> ReadZoo(string path) => !File.Exists(path) ? [] :
-        File.ReadLines(path).Skip(1).Select(l => l.Split(',')).Where(f => f.Length >= 3)
+        CsvTable.Read(path).Rows.Select(r => r.Fields).Where(f => f.Count >= 3)
             .Select(f => new ZooPoint(f[0], double.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture),
                 double.Parse(f[2], System.Globalization.CultureInfo.InvariantCulture)))
             .ToArray();
