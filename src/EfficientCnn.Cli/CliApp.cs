@@ -48,6 +48,9 @@ public static class CliApp
             config.AddCommand<PackCommand>("pack")
                 .WithDescription("Decode images once into a packed file of S×S uint8 RGB (shorter side to S, centre crop), read by memory mapping when distilling on a large corpus.")
                 .WithExample("pack", "--input", "corpus/corpus.csv", "--size", "144", "--output", "corpus144.pack");
+            config.AddCommand<DistillCommand>("distill")
+                .WithDescription("Distil an ONNX teacher into a student by function matching on a packed corpus (teacher and student see the same augmented view), in resumable rounds, with linear probes on labelled sets.")
+                .WithExample("distill", "--teacher", "ResNet18.onnx", "--teacher-mean-image", "ResNetPreprocess.onnx", "--data", "corpus144.pack", "--factorize-teacher", "0.5,0.5,0.5,0.25", "--resolution", "160", "--checkpoint", "ckpt/", "--output", "student.onnx");
             config.AddCommand<ScaleCommand>("scale")
                 .WithDescription("Compound-scale a base (zoo variant or architecture spec) to a MACs, params or measured-latency budget; report φ and the costs.")
                 .WithExample("scale", "--base", "mnasnet_a1", "--target-macs", "600M", "--json");

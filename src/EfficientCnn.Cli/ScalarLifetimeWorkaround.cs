@@ -23,7 +23,7 @@ internal static class ScalarLifetimeWorkaround
     /// <summary>The runtime setting that turns JIT optimisation off.</summary>
     public const string Variable = "DOTNET_JITMinOpts";
 
-    private static readonly string[] TrainingCommands = ["train", "pretrain", "search", "scale"];
+    private static readonly string[] TrainingCommands = ["train", "pretrain", "distill", "search", "scale"];
 
     [DllImport("libc", SetLastError = true)]
     private static extern int kill(int pid, int signal);

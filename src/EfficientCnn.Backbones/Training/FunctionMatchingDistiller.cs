@@ -106,9 +106,16 @@ public sealed class FunctionMatchingDistiller
         var checkpoint = o.CheckpointDirectory is null ? null : new TrainingCheckpoint(o.CheckpointDirectory);
         var history = new List<EpochMetrics>();
         int startRound = 0;
+        var run = new Dictionary<string, string>
+        {
+            ["images"] = $"{images.Count} images of {images.Size} px ({System.IO.Path.GetFileName(images.Path)})",
+            ["resolutions"] = $"student {studentSpec.Resolution}, teacher {teacherSpec.Resolution}",
+            ["batch"] = $"{o.BatchSize} x {o.StepsPerRound} steps per round",
+            ["recipe"] = FormattableString.Invariant($"lr {o.LearningRate}, weight decay {o.WeightDecay}, crop area {o.MinCropArea}-1, mixup {o.MixupFraction}, held out {o.HeldOut}, seed {o.Seed}"),
+        };
         if (checkpoint is { Exists: true })
         {
-            var state = checkpoint.Load(model, optimizer);
+            var state = checkpoint.Load(model, optimizer, run);
             history.AddRange(state.History);
             startRound = state.EpochsCompleted;
         }
@@ -143,7 +150,7 @@ public sealed class FunctionMatchingDistiller
             var metrics = new EpochMetrics(round + 1, trainLoss, 1 - trainLoss, validationLoss, 1 - validationLoss, lr, watch.Elapsed.TotalSeconds,
                 steps * o.BatchSize / Math.Max(1e-9, trainSeconds));
             history.Add(metrics);
-            checkpoint?.Save(model, optimizer, new CheckpointState(round + 1, history.ToArray(), 0, double.NegativeInfinity, double.PositiveInfinity, null));
+            checkpoint?.Save(model, optimizer, new CheckpointState(round + 1, history.ToArray(), 0, double.NegativeInfinity, double.PositiveInfinity, null), run);
             if (o.OnRound is { } onRound)
             {
                 student.eval();
