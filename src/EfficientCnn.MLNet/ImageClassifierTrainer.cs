@@ -107,6 +107,15 @@ public sealed class ImageClassifierTrainer : IEstimator<OnnxImageTransformer>
         /// </summary>
         public int BatchNormRecalibrationBatches { get; set; }
 
+        /// <summary>
+        /// LP-FT: epochs of fitting the new head on the frozen backbone's features before end-to-end training (see
+        /// <see cref="ClassifierTrainingOptions.LinearProbeEpochs"/>); 0 trains a random head with the backbone from the start.
+        /// </summary>
+        public int LinearProbeEpochs { get; set; } = new ClassifierTrainingOptions().LinearProbeEpochs;
+
+        /// <summary>The backbone's learning rate as a fraction of the head's (see <see cref="ClassifierTrainingOptions.BackboneLearningRateFactor"/>).</summary>
+        public double BackboneLearningRateFactor { get; set; } = new ClassifierTrainingOptions().BackboneLearningRateFactor;
+
         /// <summary>Folder for per-epoch checkpoints (resumed when present), or null.</summary>
         public string? CheckpointDirectory { get; set; }
 
@@ -135,7 +144,7 @@ public sealed class ImageClassifierTrainer : IEstimator<OnnxImageTransformer>
         {
             Epochs = Epochs, BatchSize = BatchSize, LearningRate = LearningRate, WarmupEpochs = WarmupEpochs, Optimizer = Optimizer,
             Momentum = Momentum, WeightDecay = WeightDecay, LabelSmoothing = LabelSmoothing, Augmentation = Augmentation, Scope = Scope,
-            TrainLastStages = TrainLastStages, AgcClipping = AgcClipping, EarlyStoppingPatience = EarlyStoppingPatience, Seed = Seed,
+            TrainLastStages = TrainLastStages, LinearProbeEpochs = LinearProbeEpochs, BackboneLearningRateFactor = BackboneLearningRateFactor, AgcClipping = AgcClipping, EarlyStoppingPatience = EarlyStoppingPatience, Seed = Seed,
             Device = Device, Precision = Precision, BatchNormRecalibrationBatches = BatchNormRecalibrationBatches, CheckpointDirectory = CheckpointDirectory, OnBadImage = OnBadImage, OnEpoch = OnEpoch, OnProgress = OnProgress,
         };
     }

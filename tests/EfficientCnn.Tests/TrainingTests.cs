@@ -237,6 +237,45 @@ public class TrainingTests
     }
 
     [Test]
+    public void LinearProbeFitsTheHeadBeforeEndToEndTraining()
+    {
+        TrainingFixtures.WriteStripes(folder, 16, 32);
+        var data = ImageDataset.FromFolder(folder);
+        // One end-to-end epoch is too short to fit a random head: a first epoch that already classifies well shows that
+        // it started from the linear probe's head.
+        double FirstEpochAccuracy(int probeEpochs)
+        {
+            var epochs = new List<EpochMetrics>();
+            new ClassifierTrainer(Quick with { Epochs = 1, LearningRate = 1e-3, Augmentation = null, LinearProbeEpochs = probeEpochs, OnEpoch = epochs.Add })
+                .Train(Tiny(), Spec32, data);
+            Assert.That(epochs, Has.Count.EqualTo(1), "the probe's epochs are not reported as training epochs");
+            return epochs[0].TrainAccuracy;
+        }
+        double withProbe = FirstEpochAccuracy(30), without = FirstEpochAccuracy(0);
+        TestContext.Out.WriteLine($"first end-to-end epoch's training accuracy: {withProbe:P0} after a linear probe, {without:P0} from a random head");
+        Assert.That(withProbe, Is.GreaterThanOrEqualTo(0.75));
+        Assert.That(withProbe, Is.GreaterThan(without + 0.1));
+    }
+
+    [Test]
+    public void BackboneLearnsAtItsFractionOfTheHeadsRate()
+    {
+        TrainingFixtures.WriteStripes(folder, 8, 32);
+        var data = ImageDataset.FromFolder(folder);
+        double BackboneChange(double factor)
+        {
+            var net = Tiny();
+            var before = net.state_dict()["stage.0.weight"].clone();
+            new ClassifierTrainer(Quick with { Epochs = 1, LinearProbeEpochs = 0, BackboneLearningRateFactor = factor }).Train(net, Spec32, data);
+            return (net.state_dict()["stage.0.weight"] - before).abs().max().item<float>();
+        }
+        double slow = BackboneChange(1e-6), full = BackboneChange(1);
+        TestContext.Out.WriteLine($"largest backbone weight change: {slow:G3} at factor 1e-6, {full:G3} at 1");
+        Assert.That(full, Is.GreaterThan(1e-3));
+        Assert.That(slow, Is.LessThan(full * 1e-3));
+    }
+
+    [Test]
     public void EarlyStoppingStopsAndKeepsTheBestEpoch()
     {
         TrainingFixtures.WriteStripes(folder, 8, 32);

@@ -91,6 +91,17 @@ public sealed class ClassifierTrainer
         if (preprocessing.Resolution < featureExtractor.MinInputSize)
             throw new ArgumentException($"Resolution {preprocessing.Resolution} is below the {featureExtractor.MinInputSize} px the backbone's strides need.", nameof(preprocessing));
 
+        if (Options.LinearProbeEpochs > 0 && Options.Scope != TrainScope.HeadOnly && !(featureExtractor is ImageClassifier continued && continued.NumClasses == train.Classes.Count))
+        {
+            // LP-FT's linear probe: the head fitted on frozen, cached features (head-only defaults: 10x the rate), then
+            // the end-to-end run below continues this classifier.
+            var probe = new ClassifierTrainer(Options with
+            {
+                Scope = TrainScope.HeadOnly, Epochs = Options.LinearProbeEpochs, LinearProbeEpochs = 0, WarmupEpochs = 0,
+                LearningRate = Options.LearningRate * 10, CheckpointDirectory = null, EarlyStoppingPatience = null, OnEpoch = null,
+            });
+            featureExtractor = probe.Train(featureExtractor, preprocessing, train, validation, cancellationToken).Model;
+        }
         var device = TrainingDevice.Parse(Options.Device);
         random.manual_seed(Options.Seed);
         var model = featureExtractor is ImageClassifier existing && existing.NumClasses == train.Classes.Count
@@ -179,14 +190,18 @@ public sealed class ClassifierTrainer
         public TrainingResult TrainEndToEnd()
         {
             var trainable = SelectTrainable();
-            var optimizer = CreateOptimizer(trainable);
+            var head = model.Head.parameters().ToHashSet();
+            var backboneRate = new ParamGroup(trainable.Where(p => !head.Contains(p)), o.BackboneLearningRateFactor);
+            var headRate = new ParamGroup(trainable.Where(head.Contains), 1.0);
+            var optimizer = CreateOptimizer(backboneRate, headRate);
             int stepsPerEpoch = StepsPerEpoch(train.Count);
             var schedule = new LearningRateSchedule(o.EffectiveLearningRate, (long)stepsPerEpoch * o.Epochs, (long)Math.Round(o.WarmupEpochs * stepsPerEpoch));
             var frozenStages = FrozenStages();
             var checkpoint = o.CheckpointDirectory is null ? null : new TrainingCheckpoint(o.CheckpointDirectory);
             var identity = TrainingCheckpoint.Describe(train, validation, spec.Resolution, ("scope", o.Scope), ("trained stages", o.Scope == TrainScope.LastStages ? o.TrainLastStages : null),
                 ("batch size", o.BatchSize), ("seed", o.Seed), ("optimizer", o.Optimizer), ("learning rate", o.EffectiveLearningRate), ("weight decay", o.WeightDecay),
-                ("label smoothing", o.LabelSmoothing), ("precision", o.Precision));
+                ("label smoothing", o.LabelSmoothing), ("precision", o.Precision), ("linear probe epochs", o.LinearProbeEpochs),
+                ("backbone learning rate factor", o.BackboneLearningRateFactor));
             int startEpoch = 0;
             if (checkpoint is not null && o.Resume && checkpoint.Exists)
             {
@@ -216,7 +231,7 @@ public sealed class ClassifierTrainer
                         if (batch.Count < 2) continue; // batch norm cannot train on a single image
                         using var scope = NewDisposeScope();
                         lr = schedule.At(step++);
-                        foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
+                        foreach (var (group, factor) in optimizer.ParamGroups.Zip(new[] { backboneRate.Factor, headRate.Factor })) group.LearningRate = lr * factor;
                         optimizer.zero_grad();
                         var logits = model.call(ToInput(batch, spec.Resolution, device));
                         var y = tensor(batch.Labels, device: device);
@@ -432,6 +447,16 @@ public sealed class ClassifierTrainer
         private OptimizerHelper CreateOptimizer(IList<Parameter> parameters) => o.Optimizer == OptimizerKind.AdamW
             ? optim.AdamW(parameters, lr: o.EffectiveLearningRate, weight_decay: o.WeightDecay)
             : optim.SGD(parameters, o.EffectiveLearningRate, momentum: o.Momentum, weight_decay: o.WeightDecay);
+
+        /// <summary>One optimizer over parameter groups, each at its fraction of the scheduled rate (the groups' order is kept).</summary>
+        private OptimizerHelper CreateOptimizer(params ParamGroup[] groups) => o.Optimizer == OptimizerKind.AdamW
+            ? optim.AdamW(groups.Select(g => new AdamW.ParamGroup(g.Parameters, new AdamW.Options { LearningRate = o.EffectiveLearningRate * g.Factor })),
+                lr: o.EffectiveLearningRate, weight_decay: o.WeightDecay)
+            : optim.SGD(groups.Select(g => new SGD.ParamGroup(g.Parameters, new SGD.Options { LearningRate = o.EffectiveLearningRate * g.Factor })),
+                o.EffectiveLearningRate, momentum: o.Momentum, weight_decay: o.WeightDecay);
+
+        /// <summary>Parameters trained at <see cref="Factor"/> times the scheduled learning rate.</summary>
+        private sealed record ParamGroup(IEnumerable<Parameter> Parameters, double Factor);
 
         private int StepsPerEpoch(int count) => Math.Max(1, (count + o.BatchSize - 1) / o.BatchSize);
     }

@@ -100,6 +100,21 @@ public sealed record ClassifierTrainingOptions
     /// <summary>Stages trained with <see cref="TrainScope.LastStages"/>, counted from the end.</summary>
     public int TrainLastStages { get; init; } = 2;
 
+    /// <summary>
+    /// LP-FT (Kumar et al., ICLR 2022, "Fine-Tuning can Distort Pretrained Features and Underperform Out-of-Distribution"):
+    /// before training the backbone, the new head is fitted for this many epochs on the frozen backbone's cached features
+    /// (a linear probe), so end-to-end training starts from a head that already fits instead of back-propagating a random
+    /// head's large gradients into the pretrained features. 0 skips it (a random head trains with the backbone from the
+    /// first step). Ignored with <see cref="TrainScope.HeadOnly"/> and when continuing an <see cref="ImageClassifier"/>.
+    /// </summary>
+    public int LinearProbeEpochs { get; init; } = 10;
+
+    /// <summary>
+    /// The backbone's learning rate as a fraction of the head's (the head gets <see cref="EffectiveLearningRate"/>):
+    /// pretrained features need smaller steps than a new head. 1 trains every layer at the same rate.
+    /// </summary>
+    public double BackboneLearningRateFactor { get; init; } = 0.1;
+
     /// <summary>Dropout before the new head.</summary>
     public double HeadDropRate { get; init; } = 0.2;
 
@@ -168,6 +183,9 @@ public sealed record ClassifierTrainingOptions
         if (!(WeightDecay >= 0)) throw new ArgumentException($"WeightDecay must be >= 0, got {F(WeightDecay)}.", nameof(WeightDecay));
         if (!(LabelSmoothing >= 0 && LabelSmoothing < 1)) throw new ArgumentException($"LabelSmoothing must be in [0, 1), got {F(LabelSmoothing)}.", nameof(LabelSmoothing));
         if (Scope == TrainScope.LastStages && TrainLastStages < 1) throw new ArgumentException($"TrainLastStages must be at least 1, got {TrainLastStages}.", nameof(TrainLastStages));
+        if (LinearProbeEpochs < 0) throw new ArgumentException($"LinearProbeEpochs must be >= 0, got {LinearProbeEpochs}.", nameof(LinearProbeEpochs));
+        if (!(BackboneLearningRateFactor > 0 && BackboneLearningRateFactor <= 1))
+            throw new ArgumentException($"BackboneLearningRateFactor must be in (0, 1], got {F(BackboneLearningRateFactor)}.", nameof(BackboneLearningRateFactor));
         if (!(HeadDropRate >= 0 && HeadDropRate < 1)) throw new ArgumentException($"HeadDropRate must be in [0, 1), got {F(HeadDropRate)}.", nameof(HeadDropRate));
         if (AgcClipping is { } c && !(c > 0)) throw new ArgumentException($"AgcClipping must be positive, got {F(c)}.", nameof(AgcClipping));
         if (EarlyStoppingPatience is { } p && p < 1) throw new ArgumentException($"EarlyStoppingPatience must be at least 1, got {p}.", nameof(EarlyStoppingPatience));

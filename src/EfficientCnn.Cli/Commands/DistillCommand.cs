@@ -247,10 +247,14 @@ internal sealed class DistillMetricsCsv
     public DistillMetricsCsv(string path, IReadOnlyList<string> probes, bool resume)
     {
         this.path = path;
-        if (resume && File.Exists(path)) return;
+        if (resume && File.Exists(path) && File.ReadLines(path).FirstOrDefault() == Header(probes)) return; // a resumed run with the same columns
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        File.WriteAllText(path, "round,step,images,train_cosine,heldout_cosine," + string.Concat(probes.Select(p => $"probe_{p},")) + "lr,images_per_second,elapsed_seconds\n");
+        if (resume && File.Exists(path)) File.Move(path, path + ".previous", overwrite: true); // other columns: kept aside, not mixed
+        File.WriteAllText(path, Header(probes) + "\n");
     }
+
+    private static string Header(IReadOnlyList<string> probes) =>
+        "round,step,images,train_cosine,heldout_cosine," + string.Concat(probes.Select(p => $"probe_{p},")) + "lr,images_per_second,elapsed_seconds";
 
     public void Append(EpochMetrics m, long step, long imagesSeen, IReadOnlyList<double> probes, double elapsed) =>
         File.AppendAllText(path, string.Create(CultureInfo.InvariantCulture,
