@@ -533,7 +533,7 @@ public sealed class OnnxTests
         public override IReadOnlyList<nn.Module> Stages => [features];
         public override int MinInputSize => 8;
         protected override Tensor ExtractFeatures(Tensor input) => features.call(input);
-        protected override string ExportFeatures(OnnxGraphBuilder g, string input) => g.Export(features, input);
+        protected internal override string ExportFeatures(OnnxGraphBuilder g, string input) => g.Export(features, input);
     }
 
     private sealed class NoExportNet : Backbone
