@@ -22,5 +22,6 @@ internal static class ClusterLogging
         logging.SetMinimumLevel(LogLevel.Information);
         logging.AddFilter("Orleans", LogLevel.Error);
         logging.AddFilter("Microsoft", LogLevel.Error);
+        logging.AddFilter("Polly", LogLevel.Warning);
     }
 }

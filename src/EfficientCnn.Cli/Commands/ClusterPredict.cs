@@ -19,14 +19,14 @@ internal static class ClusterPredict
             ShardSize = settings.ShardSize, BatchSize = settings.BatchSize, MaxAttempts = settings.MaxAttempts,
             LeaseTimeout = TimeSpan.FromSeconds(settings.LeaseTimeoutSeconds),
         };
-        AnsiConsole.WriteLine($"Connecting to {cluster} ...");
+        Console.Out.WriteLine($"Connecting to {cluster} ...");
         using var host = ClusterScoring.ConnectAsync(cluster, TimeSpan.FromSeconds(settings.ConnectTimeoutSeconds), cancel).GetAwaiter().GetResult();
         var client = host.Services.GetRequiredService<IClusterClient>();
         var log = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("EfficientCnn.Cluster.Client");
         var progress = new ProgressLines();
         var result = ClusterScoring.RunAsync(client, request, progress, log, cancel).GetAwaiter().GetResult();
         foreach (var bad in result.Skipped) AnsiConsole.MarkupLineInterpolated($"[yellow]skipped[/] {bad.Image}: {bad.Reason}");
-        AnsiConsole.WriteLine($"Classified {result.Scored} images on {result.Final.Workers.Count} silos in {result.Seconds:F2} s " +
+        Console.Out.WriteLine($"Classified {result.Scored} images on {result.Final.Workers.Count} silos in {result.Seconds:F2} s " +
                               $"({result.Scored / Math.Max(result.Seconds, 1e-9):F1} images/s{(result.Reattached ? ", re-attached to a running job" : "")}), " +
                               $"{result.Skipped.Count} unreadable, {result.Final.ExpiredLeases} expired leases; wrote {output}");
         using (var stopping = new CancellationTokenSource(TimeSpan.FromSeconds(5))) host.StopAsync(stopping.Token).GetAwaiter().GetResult();
@@ -41,7 +41,7 @@ internal static class ClusterPredict
     {
         private static readonly TimeSpan Every = TimeSpan.FromSeconds(3);
         private readonly System.Diagnostics.Stopwatch watch = System.Diagnostics.Stopwatch.StartNew();
-        private TimeSpan last = TimeSpan.MinValue;
+        private TimeSpan? last;
         private int firstDone = -1;
 
         public void Report(JobStatus status)
@@ -50,17 +50,17 @@ internal static class ClusterPredict
             if (firstDone < 0)
             {
                 firstDone = status.ImagesDone;
-                AnsiConsole.WriteLine(status.ImagesDone > 0 || status.ShardsLeased > 0
+                Console.Out.WriteLine(status.ImagesDone > 0 || status.ShardsLeased > 0
                     ? $"Re-attached to job {spec.JobId}: {status.ShardsDone} of {spec.ShardCount} shards already done"
                     : $"Job {spec.JobId}: {spec.ImageCount} images in {spec.ShardCount} shards of {spec.ShardSize}; work folder {spec.WorkFolder}");
             }
-            if (watch.Elapsed - last < Every && !status.Finished) return;
+            if (last is { } previous && watch.Elapsed - previous < Every && !status.Finished) return;
             last = watch.Elapsed;
             double rate = (status.ImagesDone - firstDone) / Math.Max(watch.Elapsed.TotalSeconds, 1e-9);
             string eta = rate > 0 ? TimeSpan.FromSeconds((spec.ImageCount - status.ImagesDone) / rate).ToString(@"h\:mm\:ss") : "?";
             string silos = string.Join(", ", status.Workers.OrderBy(w => w.Key, StringComparer.Ordinal)
                 .Select(w => $"{w.Key} {w.Value.Images / Math.Max(w.Value.Seconds, 1e-9):F0} img/s ({w.Value.Shards} shards)"));
-            AnsiConsole.WriteLine($"[{100.0 * status.ImagesDone / spec.ImageCount,5:F1}%] {status.ImagesDone}/{spec.ImageCount} images, " +
+            Console.Out.WriteLine($"[{100.0 * status.ImagesDone / spec.ImageCount,5:F1}%] {status.ImagesDone}/{spec.ImageCount} images, " +
                                   $"{status.ShardsDone}/{spec.ShardCount} shards ({status.ShardsLeased} leased, {status.Failed.Count} failed), " +
                                   $"{rate:F0} img/s, ETA {eta}{(silos.Length > 0 ? " | " + silos : "")}");
         }

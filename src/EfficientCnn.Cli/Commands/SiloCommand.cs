@@ -53,9 +53,9 @@ public sealed class SiloCommand : Command<SiloCommand.Settings>
                 Threads = settings.Threads, SiloPort = settings.Port, GatewayPort = settings.GatewayPort, AdvertisedAddress = settings.Advertise,
             }.Validate();
             using var host = ScoringSilo.Build(cluster, options);
-            AnsiConsole.WriteLine($"Silo {options.WorkerName} joining {cluster} (Ctrl-C or SIGTERM stops it gracefully) ...");
+            Console.Out.WriteLine($"Silo {options.WorkerName} joining {cluster} (Ctrl-C or SIGTERM stops it gracefully) ...");
             host.RunAsync(cancellationToken).GetAwaiter().GetResult();
-            AnsiConsole.WriteLine($"Silo {options.WorkerName} left {cluster}");
+            Console.Out.WriteLine($"Silo {options.WorkerName} left {cluster}");
             return 0;
         });
 }
