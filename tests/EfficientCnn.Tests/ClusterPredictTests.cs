@@ -77,7 +77,8 @@ public sealed class ClusterPredictTests
             Assert.That(actual.Select(r => r.Label), Is.EqualTo(expected.Select(r => r.Label)), "the same labels as local predict");
             for (int i = 0; i < expected.Count; i++) Assert.That(actual[i].Score, Is.EqualTo(expected[i].Score).Within(1e-5));
             Assert.That(File.ReadLines(output).First(), Is.EqualTo(File.ReadLines(local).First()), "same header");
-            Assert.That(Directory.GetFileSystemEntries(folder, "cluster.csv.*"), Is.Empty, "the job's work folder and temporary files are gone");
+            Assert.That(Directory.GetFileSystemEntries(folder).Select(Path.GetFileName).Where(n => n!.StartsWith("cluster.csv.", StringComparison.Ordinal) || n.StartsWith(".cluster.csv", StringComparison.Ordinal)),
+                Is.Empty, "the job's work folder and temporary files are gone");
 
             // A graceful stop: SIGTERM ends a silo with exit code 0 after it leaves the cluster.
             silos[1].Signal("TERM");

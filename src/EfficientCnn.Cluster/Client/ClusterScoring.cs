@@ -97,15 +97,17 @@ public static class ClusterScoring
     {
         string modelSha = Convert.ToHexStringLower(SHA256.HashData(zip));
         string output = Path.GetFullPath(request.Output);
+        // The base folder matters only for relative paths: with none, the same command from another folder is the same job.
+        string baseFolder = request.Images.Any(p => !Path.IsPathRooted(p)) ? Path.GetFullPath(request.BaseFolder) : "";
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        hash.AppendData(Encoding.UTF8.GetBytes($"{output}\n{modelSha}\n{request.BaseFolder}\n{request.ShardSize}\n{request.BatchSize}\n"));
+        hash.AppendData(Encoding.UTF8.GetBytes($"{output}\n{modelSha}\n{baseFolder}\n{request.ShardSize}\n{request.BatchSize}\n"));
         foreach (var image in request.Images) hash.AppendData(Encoding.UTF8.GetBytes(image + "\n"));
         string jobId = Convert.ToHexStringLower(hash.GetHashAndReset())[..16];
         return new JobSpec
         {
             JobId = jobId, WorkFolder = JobFiles.WorkFolder(output, jobId), ImageCount = request.Images.Count,
             ShardSize = request.ShardSize, BatchSize = request.BatchSize ?? 0, ModelSha256 = modelSha,
-            LeaseTimeout = request.LeaseTimeout, MaxAttempts = request.MaxAttempts, Output = output, BaseFolder = request.BaseFolder,
+            LeaseTimeout = request.LeaseTimeout, MaxAttempts = request.MaxAttempts, Output = output, BaseFolder = baseFolder,
         };
     }
 

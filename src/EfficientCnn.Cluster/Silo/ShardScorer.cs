@@ -51,7 +51,7 @@ internal sealed class ShardScorer(ScoringSiloOptions options, ILogger<ShardScore
             throw new InvalidDataException($"The model received for job {spec.JobId} has SHA-256 {sha}, not {spec.ModelSha256}.");
         using var stream = new MemoryStream(zip);
         var model = ModelZip.Load(ml, stream, $"job {spec.JobId} model", $"The model of job {spec.JobId}");
-        scoring = model.WithScoring(spec.BatchSize > 0 ? spec.BatchSize : null, options.Threads, spec.BaseFolder);
+        scoring = model.WithScoring(spec.BatchSize > 0 ? spec.BatchSize : null, options.Threads, spec.BaseFolder.Length > 0 ? spec.BaseFolder : null);
         classes = model.Classes;
         modelSha = key;
         log.LogInformation("Loaded the model of job {Job} ({Bytes} bytes, {Classes} classes)", spec.JobId, zip.Length, classes.Count);

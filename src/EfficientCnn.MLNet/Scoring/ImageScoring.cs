@@ -40,7 +40,7 @@ public static class ImageScoring
     public static ScoringRun Score(MLContext ml, (ITransformer Pipeline, OnnxImageTransformer Scorer) scoring, IReadOnlyList<string> classes, IReadOnlyList<string> paths)
     {
         var (pipeline, scorer) = scoring;
-        int badBefore = scorer.BadImages.Images.Count;
+        var badBefore = scorer.BadImages.Images.ToHashSet();
         var watch = Stopwatch.StartNew();
         var scored = pipeline.Transform(ModelZip.ToDataView(ml, paths));
         var slotNames = SlotNames(scored.Schema["Score"]) ?? classes;
@@ -63,8 +63,9 @@ public static class ImageScoring
                 images.Add(new ScoredImage(path.ToString(), label.ToString(), score.DenseValues().ToArray()));
             }
         }
-        // A reused scorer keeps the bad images of earlier calls: report this call's only.
-        var bad = scorer.BadImages.Images.Skip(badBefore).ToArray();
+        // A reused scorer keeps the bad images of earlier calls (ordered by row, which restarts at 0 each call): report
+        // this call's only.
+        var bad = scorer.BadImages.Images.Where(b => !badBefore.Contains(b)).ToArray();
         return new ScoringRun(slotNames, images, bad, watch.Elapsed.TotalSeconds);
     }
 
