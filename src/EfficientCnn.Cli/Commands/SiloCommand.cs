@@ -54,7 +54,15 @@ public sealed class SiloCommand : Command<SiloCommand.Settings>
             }.Validate();
             using var host = ScoringSilo.Build(cluster, options);
             Console.Out.WriteLine($"Silo {options.WorkerName} joining {cluster} (Ctrl-C or SIGTERM stops it gracefully) ...");
-            host.RunAsync(cancellationToken).GetAwaiter().GetResult();
+            try
+            {
+                host.RunAsync(cancellationToken).GetAwaiter().GetResult();
+            }
+            catch (Exception e) when (e is not (OperationCanceledException or OutOfMemoryException))
+            {
+                // Orleans and StackExchange.Redis throw many kinds here (Redis down, port taken, bad address).
+                throw new InvalidOperationException($"Silo {options.WorkerName} could not run in {cluster}: {e.GetBaseException().Message}", e);
+            }
             Console.Out.WriteLine($"Silo {options.WorkerName} left {cluster}");
             return 0;
         });

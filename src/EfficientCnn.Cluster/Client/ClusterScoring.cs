@@ -19,7 +19,7 @@ public static class ClusterScoring
     /// Connects a client to the cluster on <paramref name="cluster"/>, waiting up to <paramref name="timeout"/> for a
     /// silo to be up. Dispose the host to disconnect.
     /// </summary>
-    /// <exception cref="TimeoutException">No silo answered in time.</exception>
+    /// <exception cref="ClusterUnavailableException">No silo answered in time (or Redis is unreachable).</exception>
     public static async Task<IHost> ConnectAsync(ClusterAddress cluster, TimeSpan timeout, CancellationToken cancel = default)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
@@ -45,8 +45,8 @@ public static class ClusterScoring
         catch (Exception e) when (e is not OperationCanceledException)
         {
             host.Dispose();
-            throw new TimeoutException($"No silo of the cluster {cluster} answered within {timeout.TotalSeconds:0} s ({e.GetBaseException().Message}). " +
-                                       $"Start workers with `efficientcnn silo --cluster {cluster}`.", e);
+            throw new ClusterUnavailableException($"No silo of the cluster {cluster} answered within {timeout.TotalSeconds:0} s ({e.GetBaseException().Message}). " +
+                                                  $"Start workers with `efficientcnn silo --cluster {cluster}`.", e);
         }
         return host;
     }
@@ -115,6 +115,8 @@ public static class ClusterScoring
     /// Calls the job until it answers: when the silo holding the job grain dies, calls fail until the cluster declares
     /// it dead (seconds) and the grain is re-activated elsewhere from storage. Only cancellation ends the wait.
     /// </summary>
+    private const int MaxCallAttempts = 120;
+
     private static async Task<T> Call<T>(ILogger? log, Func<Task<T>> call, CancellationToken cancel)
     {
         for (int attempt = 1; ; attempt++)
@@ -124,8 +126,10 @@ public static class ClusterScoring
             {
                 return await call();
             }
-            catch (Exception e) when (e is not (OperationCanceledException or InvalidOperationException or ArgumentException) && attempt < 120)
+            catch (Exception e) when (e is not (OperationCanceledException or InvalidOperationException or ArgumentException))
             {
+                if (attempt >= MaxCallAttempts)
+                    throw new ClusterUnavailableException($"The cluster did not answer for {MaxCallAttempts} attempts ({e.Message}); the job goes on if silos remain: run the same command to re-attach.", e);
                 log?.LogWarning("Cluster call failed ({Error}); retrying", e.Message);
                 await Task.Delay(TimeSpan.FromSeconds(1), cancel);
             }

@@ -28,3 +28,6 @@ public sealed class ClusterJobFailedException(JobStatus status) : InvalidOperati
                string.Join("\n", lines) + more;
     }
 }
+
+/// <summary>The cluster cannot be reached: no silo answers, or Redis is down.</summary>
+public sealed class ClusterUnavailableException(string message, Exception inner) : InvalidOperationException(message, inner);
