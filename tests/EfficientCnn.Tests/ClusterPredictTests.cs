@@ -63,9 +63,15 @@ public sealed class ClusterPredictTests
             }
             Assert.That(File.Exists(output), Is.False, "the killed client wrote no output");
 
-            // The same command again re-attaches to the job (its state is in Redis) and completes it.
-            int code = CliRunner.Run(out var again, predict);
-            Assert.That(code, Is.EqualTo(0), again);
+            // The same command again re-attaches to the job (its state is in Redis) and completes it. A process, so
+            // that a job that never finishes (a lease never given back) fails the test rather than hanging it.
+            string again;
+            using (var client = ChildProcess.Efficientcnn("client2", folder, predict))
+            {
+                int code = client.WaitForExit(Patience);
+                again = client.Output;
+                Assert.That(code, Is.EqualTo(0), again);
+            }
             Assert.That(again, Does.Contain("Re-attached to job"));
             string squashed = string.Concat(again.Where(c => !char.IsWhiteSpace(c)));
             Assert.That(squashed, Does.Contain("skipped").And.Contain("missing.png").And.Contain("corrupt.png"), "bad input is reported per row");
