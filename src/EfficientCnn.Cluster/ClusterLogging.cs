@@ -24,4 +24,18 @@ internal static class ClusterLogging
         logging.AddFilter("Microsoft", LogLevel.Error);
         logging.AddFilter("Polly", LogLevel.Warning);
     }
+
+    /// <summary>
+    /// An exception's message without the stack traces Orleans puts inside some messages (connection failures quote
+    /// their inner exception whole): one readable line for a warning that will be retried.
+    /// </summary>
+    public static string Brief(Exception e)
+    {
+        string message = e.Message;
+        int cut = message.IndexOfAny(['\r', '\n']);
+        if (cut >= 0) message = message[..cut];
+        int trace = message.IndexOf("   at ", StringComparison.Ordinal);
+        if (trace >= 0) message = message[..trace];
+        return message.Length > 240 ? message[..240] + "..." : message.TrimEnd();
+    }
 }

@@ -24,7 +24,19 @@ internal static class ClusterPredict
         var client = host.Services.GetRequiredService<IClusterClient>();
         var log = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("EfficientCnn.Cluster.Client");
         var progress = new ProgressLines();
-        var result = ClusterScoring.RunAsync(client, request, progress, log, cancel).GetAwaiter().GetResult();
+        // Ctrl-C ends this client only; the silos go on with the job, and the same command re-attaches to it.
+        ConsoleCancelEventHandler stopFollowing = (_, _) =>
+            Console.Out.WriteLine("Stopped following the job; it goes on in the cluster. Run the same command again to re-attach.");
+        Console.CancelKeyPress += stopFollowing;
+        ClusterScoringResult result;
+        try
+        {
+            result = ClusterScoring.RunAsync(client, request, progress, log, cancel).GetAwaiter().GetResult();
+        }
+        finally
+        {
+            Console.CancelKeyPress -= stopFollowing;
+        }
         foreach (var bad in result.Skipped) AnsiConsole.MarkupLineInterpolated($"[yellow]skipped[/] {bad.Image}: {bad.Reason}");
         Console.Out.WriteLine($"Classified {result.Scored} images on {result.Final.Workers.Count} silos in {result.Seconds:F2} s " +
                               $"({result.Scored / Math.Max(result.Seconds, 1e-9):F1} images/s{(result.Reattached ? ", re-attached to a running job" : "")}), " +

@@ -130,7 +130,7 @@ public static class ClusterScoring
             {
                 if (attempt >= MaxCallAttempts)
                     throw new ClusterUnavailableException($"The cluster did not answer for {MaxCallAttempts} attempts ({e.Message}); the job goes on if silos remain: run the same command to re-attach.", e);
-                log?.LogWarning("Cluster call failed ({Error}); retrying", e.Message);
+                log?.LogWarning("Cluster call failed ({Error}); retrying", ClusterLogging.Brief(e));
                 await Task.Delay(TimeSpan.FromSeconds(1), cancel);
             }
         }

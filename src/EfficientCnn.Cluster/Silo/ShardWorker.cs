@@ -29,7 +29,7 @@ internal sealed class ShardWorker(IGrainFactory grains, ShardScorer scorer, Scor
             {
                 // The registry's or a job's silo may have just died: its grains come back elsewhere once the cluster
                 // notices, so wait and ask again.
-                log.LogWarning("Could not lease a shard ({Error}); retrying", e.Message);
+                log.LogWarning("Could not lease a shard ({Error}); retrying", ClusterLogging.Brief(e));
                 await Delay(TimeSpan.FromSeconds(2), stopping);
                 continue;
             }
@@ -95,7 +95,7 @@ internal sealed class ShardWorker(IGrainFactory grains, ShardScorer scorer, Scor
             }
             catch (Exception e) when (!stop.IsCancellationRequested)
             {
-                log.LogWarning("Could not renew the lease on shard {Shard} ({Error})", lease.Shard, e.Message);
+                log.LogWarning("Could not renew the lease on shard {Shard} ({Error})", lease.Shard, ClusterLogging.Brief(e));
             }
         }
     }
@@ -116,12 +116,12 @@ internal sealed class ShardWorker(IGrainFactory grains, ShardScorer scorer, Scor
             }
             catch (Exception e) when (DateTime.UtcNow < deadline)
             {
-                log.LogWarning("Could not {What} (attempt {Attempt}: {Error}); retrying", what, attempt, e.Message);
+                log.LogWarning("Could not {What} (attempt {Attempt}: {Error}); retrying", what, attempt, ClusterLogging.Brief(e));
                 await Task.Delay(TimeSpan.FromSeconds(1));
             }
             catch (Exception e)
             {
-                log.LogError("Gave up trying to {What}: {Error}; the lease will expire and the shard be leased again", what, e.Message);
+                log.LogError("Gave up trying to {What}: {Error}; the lease will expire and the shard be leased again", what, ClusterLogging.Brief(e));
                 return;
             }
         }
