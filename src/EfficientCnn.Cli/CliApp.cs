@@ -68,7 +68,11 @@ public static class CliApp
                 .WithExample("evaluate", "--model", "model.zip", "--data", "split.csv", "--split", "test", "--report", "report/");
             config.AddCommand<PredictCommand>("predict")
                 .WithDescription("Classify image files with a model zip and write a CSV path,predictedLabel,score; unreadable files are reported and skipped.")
-                .WithExample("predict", "--model", "model.zip", "--input", "photos/", "--output", "predictions.csv");
+                .WithExample("predict", "--model", "model.zip", "--input", "photos/", "--output", "predictions.csv")
+                .WithExample("predict", "--model", "model.zip", "--input", "/shared/photos/", "--output", "/shared/predictions.csv", "--cluster", "redis://redis:6379");
+            config.AddCommand<SiloCommand>("silo")
+                .WithDescription("Join a scoring cluster as a worker: score the shards of `predict --cluster` jobs (model loaded once per process); Ctrl-C/SIGTERM stops gracefully.")
+                .WithExample("silo", "--cluster", "redis://redis:6379", "--threads", "4");
         });
         return app;
     }

@@ -6,30 +6,6 @@ using Microsoft.ML.Data;
 
 namespace EfficientCnn.Cli.Commands;
 
-/// <summary>A model zip written by <c>efficientcnn train</c>, loaded, with its image scorer found inside.</summary>
-/// <param name="Path">The zip.</param>
-/// <param name="Transformer">The whole loaded pipeline.</param>
-/// <param name="Scorer">The ONNX image classifier inside it.</param>
-internal sealed record LoadedModel(string Path, ITransformer Transformer, OnnxImageTransformer Scorer)
-{
-    /// <summary>Class names in the model's label order.</summary>
-    public IReadOnlyList<string> Classes => Scorer.Model.Labels!;
-
-    /// <summary>
-    /// The same pipeline scoring with other settings (batch size, and skipping unreadable images rather than failing,
-    /// so one bad file does not lose a whole run); returns the new scorer too, whose BadImages lists the skipped ones.
-    /// </summary>
-    public (ITransformer Pipeline, OnnxImageTransformer Scorer) WithScoring(int? batchSize)
-    {
-        var scorer = new OnnxImageTransformer(Scorer.Model, Scorer.Options with
-        {
-            OnBadImage = Backbones.Training.BadImagePolicy.Skip, BatchSize = batchSize ?? Scorer.Options.BatchSize,
-        });
-        var parts = ModelFiles.Parts(Transformer).Select(t => ReferenceEquals(t, Scorer) ? scorer : t).ToArray();
-        return (new TransformerChain<ITransformer>(parts), scorer);
-    }
-}
-
 /// <summary>Checks output paths before long work, saves model zips atomically and loads them back with clear errors.</summary>
 internal static class ModelFiles
 {
@@ -90,46 +66,8 @@ internal static class ModelFiles
     /// <summary>Loads a zip written by <c>efficientcnn train</c>.</summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="InvalidDataException">Not a zip, not an ML.NET model, or an ML.NET model without our classifier.</exception>
-    public static LoadedModel Load(MLContext ml, string path)
-    {
-        if (!File.Exists(path)) throw new FileNotFoundException($"--model '{path}' does not exist.", path);
-        ModelLoaderAssembly.EnsureRegistered();
-        ITransformer model;
-        try
-        {
-            model = ml.Model.Load(path, out _);
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            // ML.NET throws many kinds here (zip, format, loader-not-found); to the user they all mean the same.
-            throw new InvalidDataException($"--model '{path}' is not a model zip written by `efficientcnn train`: {e.Message}", e);
-        }
-        var scorer = Parts(model).OfType<OnnxImageTransformer>().FirstOrDefault(t => t.Model.Labels is { Count: > 0 })
-                     ?? throw new InvalidDataException($"--model '{path}' is an ML.NET model but not an efficientcnn image classifier (it holds no EfficientCnn ONNX classifier).");
-        CheckOnnx(path, scorer);
-        var schema = model.GetOutputSchema(ImageData.InputSchema(ml));
-        if (schema.GetColumnOrNull("PredictedLabel") is not { Type: TextDataViewType } || schema.GetColumnOrNull("Score") is null)
-            throw new InvalidDataException($"--model '{path}' does not output a text 'PredictedLabel' and a 'Score' from an 'ImagePath' column; train it with `efficientcnn train`.");
-        return new LoadedModel(path, model, scorer);
-    }
-
-    /// <summary>
-    /// Opens the network inside the zip in ONNX Runtime now: the scorer does so lazily at the first image, where a
-    /// damaged entry surfaced as a bare OnnxRuntimeException (exit 255) without the file's name.
-    /// </summary>
-    private static void CheckOnnx(string path, OnnxImageTransformer scorer)
-    {
-        try
-        {
-            using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(scorer.Model.Onnx);
-        }
-        catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException e)
-        {
-            throw new InvalidDataException($"--model '{path}': the ONNX network inside it (entry Model.onnx) cannot be loaded: {e.Message}", e);
-        }
-    }
+    public static LoadedModel Load(MLContext ml, string path) => ModelZip.Load(ml, path, $"--model '{path}'");
 
     /// <summary>The transformers of a chain (a single transformer is a chain of one).</summary>
-    public static IEnumerable<ITransformer> Parts(ITransformer model) =>
-        model is IEnumerable<ITransformer> chain ? chain : [model];
+    public static IEnumerable<ITransformer> Parts(ITransformer model) => ModelZip.Parts(model);
 }

@@ -3,13 +3,13 @@ using EfficientCnn.Backbones.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
-namespace EfficientCnn.Cli.Commands;
+namespace EfficientCnn.MLNet.Scoring;
 
 /// <summary>One scored image.</summary>
 /// <param name="Path">The image file.</param>
 /// <param name="PredictedLabel">The class with the highest probability.</param>
 /// <param name="Scores">Class probabilities in the model's class order.</param>
-internal sealed record ScoredImage(string Path, string PredictedLabel, float[] Scores)
+public sealed record ScoredImage(string Path, string PredictedLabel, float[] Scores)
 {
     /// <summary>The top probability.</summary>
     public float TopScore => Scores.Length == 0 ? 0 : Scores.Max();
@@ -20,22 +20,30 @@ internal sealed record ScoredImage(string Path, string PredictedLabel, float[] S
 /// <param name="Images">Scored images, in input order.</param>
 /// <param name="BadImages">Unreadable images, left out.</param>
 /// <param name="Seconds">Wall time of scoring (decoding included).</param>
-internal sealed record ScoringRun(IReadOnlyList<string> Classes, IReadOnlyList<ScoredImage> Images, IReadOnlyList<BadImage> BadImages, double Seconds)
+public sealed record ScoringRun(IReadOnlyList<string> Classes, IReadOnlyList<ScoredImage> Images, IReadOnlyList<BadImage> BadImages, double Seconds)
 {
     /// <summary>Images scored per second of wall time.</summary>
     public double ImagesPerSecond => Images.Count / Math.Max(Seconds, 1e-9);
 }
 
 /// <summary>Runs a loaded model over image files, reading back the columns a user of the zip sees.</summary>
-internal static class ImageScoring
+public static class ImageScoring
 {
     /// <summary>Scores <paramref name="paths"/> in one streaming pass; unreadable images are skipped and listed.</summary>
-    public static ScoringRun Score(MLContext ml, LoadedModel model, IReadOnlyList<string> paths, int? batchSize = null)
+    public static ScoringRun Score(MLContext ml, LoadedModel model, IReadOnlyList<string> paths, int? batchSize = null) =>
+        Score(ml, model.WithScoring(batchSize), model.Classes, paths);
+
+    /// <summary>
+    /// Scores with a pipeline already prepared by <see cref="LoadedModel.WithScoring"/> (a long-lived worker keeps one,
+    /// so its ONNX Runtime session is created once per process, not once per call).
+    /// </summary>
+    public static ScoringRun Score(MLContext ml, (ITransformer Pipeline, OnnxImageTransformer Scorer) scoring, IReadOnlyList<string> classes, IReadOnlyList<string> paths)
     {
-        var (pipeline, scorer) = model.WithScoring(batchSize);
+        var (pipeline, scorer) = scoring;
+        var badBefore = scorer.BadImages.Images.ToHashSet();
         var watch = Stopwatch.StartNew();
-        var scored = pipeline.Transform(ImageData.ToDataView(ml, paths));
-        var classes = SlotNames(scored.Schema["Score"]) ?? model.Classes;
+        var scored = pipeline.Transform(ModelZip.ToDataView(ml, paths));
+        var slotNames = SlotNames(scored.Schema["Score"]) ?? classes;
         var pathColumn = scored.Schema["ImagePath"];
         var scoreColumn = scored.Schema["Score"];
         var labelColumn = scored.Schema["PredictedLabel"];
@@ -55,7 +63,10 @@ internal static class ImageScoring
                 images.Add(new ScoredImage(path.ToString(), label.ToString(), score.DenseValues().ToArray()));
             }
         }
-        return new ScoringRun(classes, images, scorer.BadImages.Images, watch.Elapsed.TotalSeconds);
+        // A reused scorer keeps the bad images of earlier calls (ordered by row, which restarts at 0 each call): report
+        // this call's only.
+        var bad = scorer.BadImages.Images.Where(b => !badBefore.Contains(b)).ToArray();
+        return new ScoringRun(slotNames, images, bad, watch.Elapsed.TotalSeconds);
     }
 
     private static string[]? SlotNames(DataViewSchema.Column column)
