@@ -14,8 +14,8 @@ namespace EfficientCnn.MLNet;
 /// vector column (features, or class probabilities) and, for classifiers, a predicted-label column (text or key).
 /// Thread safety: one transformer may score from many threads at once (ONNX Runtime sessions are thread-safe and the
 /// preprocessing is immutable); each thread needs its own cursor or prediction engine, as everywhere in ML.NET. <c>mlContext.Model.Save</c> stores it in the model zip with the ONNX network as the
-/// entry <c>Model.onnx</c>, and <c>mlContext.Model.Load</c> restores it in any process where EfficientCnn.MLNet is
-/// loaded (see <see cref="ModelLoaderAssembly"/>).
+/// entry <c>Model.onnx</c>, and plain <c>mlContext.Model.Load</c> restores it in any process that references
+/// EfficientCnn.MLNet, with no call of ours first (see <see cref="ModelLoaderAssembly"/>).
 /// </summary>
 public sealed class OnnxImageTransformer : ITransformer, ICanSaveModel, IDisposable
 {
@@ -227,7 +227,7 @@ public sealed class OnnxImageTransformer : ITransformer, ICanSaveModel, IDisposa
         }
     }
 
-    /// <summary>Called by ML.NET (through the emitted loader shim) with its internal ModelLoadContext.</summary>
+    /// <summary>Called by ML.NET (through EfficientCnn.MLNet.ModelLoaders' Create) with its internal ModelLoadContext.</summary>
     internal static OnnxImageTransformer LoadFromModelContext(IHostEnvironment env, object ctx)
     {
         MlNetInternals.CheckAtModel(ctx, VersionInfo());

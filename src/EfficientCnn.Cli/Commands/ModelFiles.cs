@@ -93,7 +93,6 @@ internal static class ModelFiles
     public static LoadedModel Load(MLContext ml, string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"--model '{path}' does not exist.", path);
-        ModelLoaderAssembly.EnsureRegistered();
         ITransformer model;
         try
         {

@@ -4,7 +4,7 @@ using Microsoft.ML;
 namespace EfficientCnn.MLNet.Persistence;
 
 /// <summary>
-/// Reflection access to the parts of ML.NET's model format that Microsoft.ML 5 keeps internal ([BestFriend]):
+/// Reflection access to the parts of ML.NET's model format that Microsoft.ML 6 keeps internal ([BestFriend]):
 /// <c>VersionInfo</c>, <c>ModelSaveContext.Writer/SetVersionInfo/SaveBinaryStream</c>, <c>ModelLoadContext</c>,
 /// <c>SignatureLoadModel</c> and <c>LoadableClassAttribute</c>. These have kept their shape since ML.NET 0.x; every
 /// lookup fails fast with a message naming the member and the ML.NET version, never silently.
@@ -86,5 +86,8 @@ internal static class MlNetInternals
 
     private static NotSupportedException Missing(string member) =>
         new($"EfficientCnn.MLNet model persistence relies on ML.NET's internal '{member}', which {Core.GetName().Name} {Core.GetName().Version} " +
-            "does not have. Use the Microsoft.ML version this package was built against (5.0.x).");
+            $"does not have. Use the Microsoft.ML version this package was built against ({BuiltAgainst}).");
+
+    /// <summary>The Microsoft.ML version EfficientCnn.MLNet is built and tested against.</summary>
+    public const string BuiltAgainst = "6.0.x";
 }
