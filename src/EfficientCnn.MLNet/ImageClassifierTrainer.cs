@@ -209,6 +209,8 @@ public sealed class ImageClassifierTrainer : IEstimator<OnnxImageTransformer>
             names.Add("KeyValues", new VectorDataViewType(TextDataViewType.Instance, 1), (ref VBuffer<ReadOnlyMemory<char>> v) => v = default);
             var slots = new DataViewSchema.Annotations.Builder();
             slots.Add("SlotNames", new VectorDataViewType(TextDataViewType.Instance, 1), (ref VBuffer<ReadOnlyMemory<char>> v) => v = default);
+            slots.Add(OnnxImageTransformer.ScoreColumnKindAnnotation, TextDataViewType.Instance, (ref ReadOnlyMemory<char> v) => v = "MulticlassClassification".AsMemory());
+            slots.Add(OnnxImageTransformer.ScoreValueKindAnnotation, TextDataViewType.Instance, (ref ReadOnlyMemory<char> v) => v = "Score".AsMemory());
             builder.AddColumn(options.ScoreColumnName, new VectorDataViewType(NumberDataViewType.Single), slots.ToAnnotations());
             builder.AddColumn(options.PredictedLabelColumnName, new KeyDataViewType(typeof(uint), 1), names.ToAnnotations());
             return builder.ToSchema();
@@ -258,27 +260,4 @@ public sealed class ImageClassifierTrainer : IEstimator<OnnxImageTransformer>
         }
         return new ImageDataset(classes, items, $"{what} (column '{options.ImageColumnName}')").EnsureTrainable();
     }
-}
-
-/// <summary>ML.NET catalog entry point of the fine-tuning trainer.</summary>
-public static class EfficientCnnTrainerCatalogExtensions
-{
-    /// <summary>
-    /// Fine-tunes an efficient CNN (a bundled backbone, a zoo variant or an ONNX file) on labelled images with TorchSharp
-    /// and returns a transformer scoring with ONNX Runtime (<c>Score</c>, key-typed <c>PredictedLabel</c>).
-    /// </summary>
-    public static ImageClassifierTrainer FineTuneImageClassifier(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
-        ImageClassifierTrainer.Options options)
-    {
-        ArgumentNullException.ThrowIfNull(catalog);
-        return new ImageClassifierTrainer(options);
-    }
-
-    /// <summary>Same as <see cref="FineTuneImageClassifier(MulticlassClassificationCatalog.MulticlassClassificationTrainers, ImageClassifierTrainer.Options)"/> with the common options as arguments.</summary>
-    public static ImageClassifierTrainer FineTuneImageClassifier(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
-        string labelColumnName = "Label", string imageColumnName = "ImagePath", string? backbone = null, int epochs = 10, int? resolution = null) =>
-        catalog.FineTuneImageClassifier(new ImageClassifierTrainer.Options
-        {
-            LabelColumnName = labelColumnName, ImageColumnName = imageColumnName, Backbone = backbone, Epochs = epochs, Resolution = resolution,
-        });
 }

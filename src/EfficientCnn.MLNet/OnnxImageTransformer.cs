@@ -85,6 +85,10 @@ public sealed class OnnxImageTransformer : ITransformer, ICanSaveModel, IDisposa
         {
             var annotations = new DataViewSchema.Annotations.Builder();
             annotations.Add("SlotNames", new VectorDataViewType(TextDataViewType.Instance, labelNames.Length), NamesGetter(labelNames));
+            // What ML.NET's multiclass trainers put on their Score column (AnnotationUtils.Kinds / ScoreColumnKind / ScoreValueKind),
+            // so evaluators and tools that look for a multiclass score column find this one.
+            annotations.Add(ScoreColumnKindAnnotation, TextDataViewType.Instance, TextGetter("MulticlassClassification"));
+            annotations.Add(ScoreValueKindAnnotation, TextDataViewType.Instance, TextGetter("Score"));
             slotNames = annotations.ToAnnotations();
         }
         builder.AddColumn(OutputColumnName, new VectorDataViewType(NumberDataViewType.Single, OutputLength), slotNames);
@@ -101,6 +105,11 @@ public sealed class OnnxImageTransformer : ITransformer, ICanSaveModel, IDisposa
         }
         return builder.ToSchema();
     }
+
+    internal const string ScoreColumnKindAnnotation = "ScoreColumnKind";
+    internal const string ScoreValueKindAnnotation = "ScoreValueKind";
+
+    private static ValueGetter<ReadOnlyMemory<char>> TextGetter(string value) => (ref ReadOnlyMemory<char> v) => v = value.AsMemory();
 
     // ML.NET's AddSlotNames/AddKeyValues helpers are internal; these are the annotation kinds they write.
     private static ValueGetter<VBuffer<ReadOnlyMemory<char>>> NamesGetter(ReadOnlyMemory<char>[] names) =>

@@ -97,6 +97,23 @@ public sealed class MLNetPersistenceTests
     }
 
     [Test]
+    public void ClassifierScoreColumnCarriesMLNetScoreKindAnnotations()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(WriteImages(1).Select(p => new ImagePathRow { ImagePath = p }));
+        var schema = ml.Transforms.ScoreImagesWithOnnx(new OnnxImageModel(TinyOnnx(), Spec, Labels)).Fit(data).GetOutputSchema(data.Schema);
+        var annotations = schema["Score"].Annotations;
+        ReadOnlyMemory<char> kind = default, valueKind = default;
+        annotations.GetValue("ScoreColumnKind", ref kind);
+        annotations.GetValue("ScoreValueKind", ref valueKind);
+        Assert.That(kind.ToString(), Is.EqualTo("MulticlassClassification"));
+        Assert.That(valueKind.ToString(), Is.EqualTo("Score"));
+        // A featurizer (no labels) is not a score column.
+        var features = ml.Transforms.ScoreImagesWithOnnx(new OnnxImageModel(TinyOnnx(), Spec), predictedLabelColumnName: null).Fit(data).GetOutputSchema(data.Schema);
+        Assert.That(features["Score"].Annotations.Schema.GetColumnOrNull("ScoreColumnKind"), Is.Null);
+    }
+
+    [Test]
     public void BatchedTransformPredictionEngineAndDirectScoringAgree()
     {
         var ml = new MLContext(seed: 1);
