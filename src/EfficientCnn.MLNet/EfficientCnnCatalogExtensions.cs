@@ -1,6 +1,7 @@
 using EfficientCnn.Backbones.Imaging;
 using EfficientCnn.Backbones.Registry;
 using EfficientCnn.MLNet;
+using EfficientCnn.MLNet.Persistence;
 
 // In the namespace every ML.NET program already imports, like ML.NET's own catalog extensions: mlContext.Transforms.* and
 // mlContext.MulticlassClassification.Trainers.* show EfficientCnn's components with no extra using.
@@ -21,7 +22,7 @@ public static class EfficientCnnCatalogExtensions
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
-        var validated = options.Validate();
+        var validated = options.WithContext(MlNetInternals.SettingsOf(MlNetInternals.EnvironmentOf(catalog))).Validate();
         return new OnnxImageEstimator(() => new OnnxImageTransformer(model, validated));
     }
 
@@ -76,7 +77,7 @@ public static class EfficientCnnCatalogExtensions
         if (options.Resolution is { } r) spec = spec with { Resolution = r };
         var (onnx, output) = source.FeaturizerOnnx(options.OutputTensorName);
         var model = new OnnxImageModel(onnx, spec, labels: null, outputName: output, applySoftmax: false);
-        var scoring = (options.Scoring with { PredictedLabelColumnName = null }).Validate();
+        var scoring = (options.Scoring with { PredictedLabelColumnName = null }).WithContext(MlNetInternals.SettingsOf(MlNetInternals.EnvironmentOf(catalog))).Validate();
         return new OnnxImageEstimator(() => new OnnxImageTransformer(model, scoring));
     }
 
@@ -88,7 +89,7 @@ public static class EfficientCnnCatalogExtensions
         ImageClassifierTrainer.Options options)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        return new ImageClassifierTrainer(options);
+        return new ImageClassifierTrainer(options, MlNetInternals.EnvironmentOf(catalog));
     }
 
     /// <summary>Same as <see cref="FineTuneImageClassifier(MulticlassClassificationCatalog.MulticlassClassificationTrainers, ImageClassifierTrainer.Options)"/> with the common options as arguments.</summary>

@@ -17,7 +17,7 @@ namespace EfficientCnn.MLNet;
 /// entry <c>Model.onnx</c>, and plain <c>mlContext.Model.Load</c> restores it in any process that references
 /// EfficientCnn.MLNet, with no call of ours first (see <see cref="ModelLoaderAssembly"/>).
 /// </summary>
-public sealed class OnnxImageTransformer : ITransformer, ICanSaveModel, IDisposable
+public sealed class OnnxImageTransformer : ISingleFeaturePredictionTransformer<OnnxImageModel>, IDisposable
 {
     internal const string LoaderSignature = "EfficientCnnOnnxImage";
     private const string ModelSignature = "ECNNONNX";
@@ -36,7 +36,7 @@ public sealed class OnnxImageTransformer : ITransformer, ICanSaveModel, IDisposa
         if (model.Labels is null || string.IsNullOrEmpty(Options.PredictedLabelColumnName))
             Options = Options with { PredictedLabelColumnName = null };
         preprocessor = new ImagePreprocessor(model.Preprocessing);
-        scorer = new Lazy<OnnxImageScorer>(() => new OnnxImageScorer(model, Options.GpuDeviceId, Options.FallbackToCpu, Options.IntraOpThreads),
+        scorer = new Lazy<OnnxImageScorer>(() => new OnnxImageScorer(model, Options.GpuDeviceId, Options.FallbackToCpu ?? false, Options.IntraOpThreads),
             LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
@@ -51,6 +51,12 @@ public sealed class OnnxImageTransformer : ITransformer, ICanSaveModel, IDisposa
 
     /// <summary>Float vector column written (features or probabilities).</summary>
     public string OutputColumnName => Options.OutputColumnName;
+
+    /// <summary>The image column, as ML.NET's prediction transformers name their input (<see cref="InputColumnName"/>).</summary>
+    string ISingleFeaturePredictionTransformer<OnnxImageModel>.FeatureColumnName => InputColumnName;
+
+    /// <summary>Images are read as file paths by default (byte vectors and MLImage are accepted as well).</summary>
+    DataViewType ISingleFeaturePredictionTransformer<OnnxImageModel>.FeatureColumnType => TextDataViewType.Instance;
 
     /// <summary>Predicted label column, or null (no labels).</summary>
     public string? PredictedLabelColumnName => Options.PredictedLabelColumnName;
@@ -217,7 +223,7 @@ public sealed class OnnxImageTransformer : ITransformer, ICanSaveModel, IDisposa
         w.Write((int)Options.PredictedLabelKind);
         w.Write((int)Options.OnBadImage);
         w.Write(Options.GpuDeviceId ?? -1);
-        w.Write(Options.FallbackToCpu);
+        w.Write(Options.FallbackToCpu ?? false);
         w.Write(Model.Preprocessing.ToJson());
         w.Write(Model.InputName ?? "");
         w.Write(Model.OutputName ?? "");
