@@ -2,12 +2,10 @@
 //   dotnet run --project samples/BatchScore -c Release -- model.zip IMAGE_FOLDER [predictions.csv]
 using System.Diagnostics;
 using System.Globalization;
-using EfficientCnn.MLNet.Persistence;
 using EfficientCnn.Samples;
 using Microsoft.ML;
 
 if (args.Length < 2) { Console.Error.WriteLine("usage: BatchScore model.zip IMAGE_FOLDER [predictions.csv]"); return 2; }
-ModelLoaderAssembly.EnsureRegistered();
 var ml = new MLContext();
 var model = ml.Model.Load(args[0], out _);
 var images = Directory.EnumerateFiles(args[1], "*.*", SearchOption.AllDirectories)

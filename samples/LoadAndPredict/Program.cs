@@ -1,13 +1,11 @@
 // Load and predict: a saved model.zip answers for one image at a time, as a business app would.
 //   dotnet run --project samples/LoadAndPredict -c Release -- model.zip IMAGE.png
 using System.Diagnostics;
-using EfficientCnn.MLNet.Persistence;
 using EfficientCnn.Samples;
 using Microsoft.ML;
 
 if (args.Length < 2) { Console.Error.WriteLine("usage: LoadAndPredict model.zip IMAGE"); return 2; }
 var watch = Stopwatch.StartNew();
-ModelLoaderAssembly.EnsureRegistered(); // makes EfficientCnn's transformers loadable by mlContext.Model.Load
 var ml = new MLContext();
 var model = ml.Model.Load(args[0], out _);
 var engine = ml.Model.CreatePredictionEngine<ImageRow, Prediction>(model);

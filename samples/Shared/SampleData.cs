@@ -27,11 +27,24 @@ public static class SampleData
         throw new DirectoryNotFoundException("samples/data/clipart4 not found: pass the data folder as the first argument.");
     }
 
-    /// <summary>The rows of split.csv whose split column equals <paramref name="split"/>, with absolute image paths.</summary>
-    public static IDataView Load(MLContext ml, string folder, string split) =>
-        ml.Data.LoadFromEnumerable(File.ReadLines(Path.Combine(folder, "split.csv")).Skip(1)
-            .Select(line => line.Split(','))
-            .Where(f => f.Length == 3 && f[2].Trim() == split)
-            .Select(f => new ImageRow { ImagePath = Path.Combine(folder, f[0]), Label = f[1] })
+    /// <summary>
+    /// The rows of split.csv whose split column equals <paramref name="split"/>, with absolute image paths. The CSV is read
+    /// by ML.NET's text loader (header, RFC 4180 quoting: a quoted path may hold commas or quotes).
+    /// </summary>
+    public static IDataView Load(MLContext ml, string folder, string split)
+    {
+        var csv = ml.Data.LoadFromTextFile<SplitRow>(Path.Combine(folder, "split.csv"), separatorChar: ',', hasHeader: true, allowQuoting: true);
+        return ml.Data.LoadFromEnumerable(ml.Data.CreateEnumerable<SplitRow>(csv, reuseRowObject: false)
+            .Where(r => r.Split.Trim() == split)
+            .Select(r => new ImageRow { ImagePath = Path.Combine(folder, r.Path), Label = r.Label })
             .ToList());
+    }
+
+    /// <summary>One line of split.csv: path,label,split.</summary>
+    public sealed class SplitRow
+    {
+        [Microsoft.ML.Data.LoadColumn(0)] public string Path { get; set; } = "";
+        [Microsoft.ML.Data.LoadColumn(1)] public string Label { get; set; } = "";
+        [Microsoft.ML.Data.LoadColumn(2)] public string Split { get; set; } = "";
+    }
 }

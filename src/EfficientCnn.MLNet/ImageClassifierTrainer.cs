@@ -3,7 +3,10 @@ using EfficientCnn.Backbones.Imaging;
 using EfficientCnn.Backbones.Onnx;
 using EfficientCnn.Backbones.Registry;
 using EfficientCnn.Backbones.Training;
+using EfficientCnn.MLNet.Persistence;
 using Microsoft.ML;
+using Microsoft.ML.Runtime;
+using Microsoft.ML.Trainers;
 using Microsoft.ML.Data;
 using TorchSharp;
 
@@ -17,7 +20,7 @@ namespace EfficientCnn.MLNet;
 /// A thin adapter: reading the IDataView and building the model are here; the training loop is
 /// <see cref="ClassifierTrainer"/>.
 /// </summary>
-public sealed class ImageClassifierTrainer : IEstimator<OnnxImageTransformer>
+public sealed class ImageClassifierTrainer : ITrainerEstimator<OnnxImageTransformer, OnnxImageModel>
 {
     /// <summary>Every setting of the trainer (ML.NET style: one options class per estimator).</summary>
     public sealed class Options
@@ -91,8 +94,11 @@ public sealed class ImageClassifierTrainer : IEstimator<OnnxImageTransformer>
         /// <summary>Stop after this many epochs without a better validation accuracy; null to run all epochs.</summary>
         public int? EarlyStoppingPatience { get; set; }
 
-        /// <summary>Seed of everything random: same seed on a CPU gives the same model.</summary>
-        public int Seed { get; set; }
+        /// <summary>
+        /// Seed of everything random: same seed on a CPU gives the same model. Null takes the MLContext's seed
+        /// (<c>new MLContext(seed: n)</c>), or 0 when it has none.
+        /// </summary>
+        public int? Seed { get; set; }
 
         /// <summary>Training device: "auto", "cpu", "cuda" or "cuda:N".</summary>
         public string Device { get; set; } = "auto";
@@ -134,32 +140,51 @@ public sealed class ImageClassifierTrainer : IEstimator<OnnxImageTransformer>
         /// <summary>Images per ONNX Runtime run when the trained model scores.</summary>
         public int ScoringBatchSize { get; set; } = 32;
 
-        /// <summary>GPU for scoring with ONNX Runtime's CUDA provider, or null for the CPU.</summary>
+        /// <summary>GPU for scoring with ONNX Runtime's CUDA provider; null takes the MLContext's <c>GpuDeviceId</c> (null: the CPU).</summary>
         public int? GpuDeviceId { get; set; }
 
-        /// <summary>Score on the CPU when the CUDA provider is unavailable.</summary>
-        public bool FallbackToCpu { get; set; } = true;
+        /// <summary>Score on the CPU when the CUDA provider is unavailable; null takes the MLContext's <c>FallbackToCpu</c> (default false).</summary>
+        public bool? FallbackToCpu { get; set; }
 
         internal ClassifierTrainingOptions ToTrainingOptions() => new()
         {
             Epochs = Epochs, BatchSize = BatchSize, LearningRate = LearningRate, WarmupEpochs = WarmupEpochs, Optimizer = Optimizer,
             Momentum = Momentum, WeightDecay = WeightDecay, LabelSmoothing = LabelSmoothing, Augmentation = Augmentation, Scope = Scope,
-            TrainLastStages = TrainLastStages, LinearProbeEpochs = LinearProbeEpochs, BackboneLearningRateFactor = BackboneLearningRateFactor, AgcClipping = AgcClipping, EarlyStoppingPatience = EarlyStoppingPatience, Seed = Seed,
+            TrainLastStages = TrainLastStages, LinearProbeEpochs = LinearProbeEpochs, BackboneLearningRateFactor = BackboneLearningRateFactor, AgcClipping = AgcClipping, EarlyStoppingPatience = EarlyStoppingPatience, Seed = Seed ?? 0,
             Device = Device, Precision = Precision, BatchNormRecalibrationBatches = BatchNormRecalibrationBatches, CheckpointDirectory = CheckpointDirectory, OnBadImage = OnBadImage, OnEpoch = OnEpoch, OnProgress = OnProgress,
         };
     }
 
     private readonly Options options;
+    private readonly Microsoft.ML.Runtime.IHost? host;
+    private readonly ContextSettings context;
 
-    internal ImageClassifierTrainer(Options options)
+    private int Seed => options.Seed ?? context.Seed ?? 0;
+
+    internal ImageClassifierTrainer(Options options, Microsoft.ML.Runtime.IHostEnvironment? environment = null)
     {
         ArgumentNullException.ThrowIfNull(options);
+        // The MLContext's seed and GPU settings fill what the options leave unset; its log gets the training progress.
+        // (read at Fit: callers may still change the options object between creating the trainer and fitting it).
+        context = MlNetInternals.SettingsOf(environment);
+        host = environment?.Register(nameof(ImageClassifierTrainer));
         if (options.ValidationFraction is < 0 or >= 1)
             throw new ArgumentException($"ValidationFraction must be in [0, 1), got {options.ValidationFraction}.", nameof(options.ValidationFraction));
         options.ToTrainingOptions().Validate();
         new ImageScoringOptions { BatchSize = options.ScoringBatchSize, GpuDeviceId = options.GpuDeviceId }.Validate();
         this.options = options;
     }
+
+    /// <summary>
+    /// What ML.NET needs to know about this trainer: no feature normalization (images are normalized by the network's
+    /// preprocessing), no calibration (the scores are softmax probabilities), no caching (images are streamed), a
+    /// validation set is supported (<see cref="Options.ValidationSet"/>).
+    /// </summary>
+    /// <remarks>TrainerInfo's constructor is internal to ML.NET; built through <see cref="MlNetInternals.NewTrainerInfo"/>.</remarks>
+    public TrainerInfo Info => info.Value;
+
+    private static readonly Lazy<TrainerInfo> info = new(() =>
+        MlNetInternals.NewTrainerInfo(normalization: false, calibration: false, caching: false, supportValid: true, supportIncrementalTrain: false, supportTest: false));
 
     /// <summary>The outcome of the last <see cref="Fit"/>: per-epoch history, best epoch, skipped images, early stop or cancel.</summary>
     public TrainingResult? LastResult { get; private set; }
@@ -182,13 +207,30 @@ public sealed class ImageClassifierTrainer : IEstimator<OnnxImageTransformer>
             validation = ReadDataset(v, classes, "validation data");
         }
         else if (options.ValidationFraction > 0)
-            (train, validation) = train.EnsureTrainable().StratifiedSplit(options.ValidationFraction, options.Seed);
+            (train, validation) = train.EnsureTrainable().StratifiedSplit(options.ValidationFraction, Seed);
 
         var source = BackboneSource.Resolve(options.Backbone);
         var spec = options.Preprocessing ?? source.DefaultPreprocessing();
         if (options.Resolution is { } r) spec = spec with { Resolution = r };
-        var featureExtractor = source.CreateFeatureExtractor(options.Seed);
-        var result = new ClassifierTrainer(options.ToTrainingOptions()).Train(featureExtractor, spec, train, validation, options.CancellationToken);
+        var featureExtractor = source.CreateFeatureExtractor(Seed);
+        using var channel = host?.Start("Fit");
+        channel?.Info(MessageSensitivity.None, $"Fine-tuning {source} on {train.Count} images ({classes.Length} classes), {options.Epochs} epochs, seed {Seed}.");
+        var trainingOptions = options.ToTrainingOptions() with { Seed = Seed };
+        if (channel is not null)
+        {
+            var userCallback = trainingOptions.OnEpoch;
+            trainingOptions = trainingOptions with
+            {
+                OnEpoch = m =>
+                {
+                    channel.Info(MessageSensitivity.None, FormattableString.Invariant(
+                        $"epoch {m.Epoch}: train loss {m.TrainLoss:F4}, accuracy {m.TrainAccuracy:P1}{(m.ValidationAccuracy is { } va ? $", validation accuracy {va:P1}" : "")}, {m.Seconds:F1} s"));
+                    userCallback?.Invoke(m);
+                },
+            };
+        }
+        var result = new ClassifierTrainer(trainingOptions).Train(featureExtractor, spec, train, validation, options.CancellationToken);
+        channel?.Info(MessageSensitivity.None, $"Best epoch {result.BestEpoch} of {result.History.Count}.");
         LastResult = result;
 
         var model = result.Model;
@@ -218,6 +260,8 @@ public sealed class ImageClassifierTrainer : IEstimator<OnnxImageTransformer>
             names.Add("KeyValues", new VectorDataViewType(TextDataViewType.Instance, 1), (ref VBuffer<ReadOnlyMemory<char>> v) => v = default);
             var slots = new DataViewSchema.Annotations.Builder();
             slots.Add("SlotNames", new VectorDataViewType(TextDataViewType.Instance, 1), (ref VBuffer<ReadOnlyMemory<char>> v) => v = default);
+            slots.Add(OnnxImageTransformer.ScoreColumnKindAnnotation, TextDataViewType.Instance, (ref ReadOnlyMemory<char> v) => v = "MulticlassClassification".AsMemory());
+            slots.Add(OnnxImageTransformer.ScoreValueKindAnnotation, TextDataViewType.Instance, (ref ReadOnlyMemory<char> v) => v = "Score".AsMemory());
             builder.AddColumn(options.ScoreColumnName, new VectorDataViewType(NumberDataViewType.Single), slots.ToAnnotations());
             builder.AddColumn(options.PredictedLabelColumnName, new KeyDataViewType(typeof(uint), 1), names.ToAnnotations());
             return builder.ToSchema();
@@ -228,7 +272,7 @@ public sealed class ImageClassifierTrainer : IEstimator<OnnxImageTransformer>
     {
         InputColumnName = options.ImageColumnName, OutputColumnName = options.ScoreColumnName,
         PredictedLabelColumnName = options.PredictedLabelColumnName, PredictedLabelKind = PredictedLabelKind.Key,
-        ImageFolder = options.ImageFolder, BatchSize = options.ScoringBatchSize, GpuDeviceId = options.GpuDeviceId, FallbackToCpu = options.FallbackToCpu,
+        ImageFolder = options.ImageFolder, BatchSize = options.ScoringBatchSize, GpuDeviceId = options.GpuDeviceId ?? context.GpuDeviceId, FallbackToCpu = options.FallbackToCpu ?? context.FallbackToCpu,
     };
 
     /// <summary>Checks the label column and returns the class names (its key values).</summary>
@@ -267,27 +311,4 @@ public sealed class ImageClassifierTrainer : IEstimator<OnnxImageTransformer>
         }
         return new ImageDataset(classes, items, $"{what} (column '{options.ImageColumnName}')").EnsureTrainable();
     }
-}
-
-/// <summary>ML.NET catalog entry point of the fine-tuning trainer.</summary>
-public static class EfficientCnnTrainerCatalogExtensions
-{
-    /// <summary>
-    /// Fine-tunes an efficient CNN (a bundled backbone, a zoo variant or an ONNX file) on labelled images with TorchSharp
-    /// and returns a transformer scoring with ONNX Runtime (<c>Score</c>, key-typed <c>PredictedLabel</c>).
-    /// </summary>
-    public static ImageClassifierTrainer FineTuneImageClassifier(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
-        ImageClassifierTrainer.Options options)
-    {
-        ArgumentNullException.ThrowIfNull(catalog);
-        return new ImageClassifierTrainer(options);
-    }
-
-    /// <summary>Same as <see cref="FineTuneImageClassifier(MulticlassClassificationCatalog.MulticlassClassificationTrainers, ImageClassifierTrainer.Options)"/> with the common options as arguments.</summary>
-    public static ImageClassifierTrainer FineTuneImageClassifier(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
-        string labelColumnName = "Label", string imageColumnName = "ImagePath", string? backbone = null, int epochs = 10, int? resolution = null) =>
-        catalog.FineTuneImageClassifier(new ImageClassifierTrainer.Options
-        {
-            LabelColumnName = labelColumnName, ImageColumnName = imageColumnName, Backbone = backbone, Epochs = epochs, Resolution = resolution,
-        });
 }

@@ -43,11 +43,21 @@ public sealed record ImageScoringOptions
     /// </summary>
     public BadImagePolicy OnBadImage { get; init; } = BadImagePolicy.Throw;
 
-    /// <summary>GPU for ONNX Runtime's CUDA execution provider, or null for the CPU (as <c>ApplyOnnxModel</c>'s gpuDeviceId).</summary>
+    /// <summary>
+    /// GPU for ONNX Runtime's CUDA execution provider (as <c>ApplyOnnxModel</c>'s gpuDeviceId); null takes the
+    /// MLContext's <c>GpuDeviceId</c> (null there too: the CPU).
+    /// </summary>
     public int? GpuDeviceId { get; init; }
 
-    /// <summary>Fall back to the CPU when the CUDA provider cannot be used (as <c>ApplyOnnxModel</c>'s fallbackToCpu).</summary>
-    public bool FallbackToCpu { get; init; } = true;
+    /// <summary>
+    /// Fall back to the CPU when the CUDA provider cannot be used (as <c>ApplyOnnxModel</c>'s fallbackToCpu); null takes
+    /// the MLContext's <c>FallbackToCpu</c> (ML.NET's default: false, a GPU that cannot be used is an error).
+    /// </summary>
+    public bool? FallbackToCpu { get; init; }
+
+    /// <summary>These options with the unset GPU settings taken from an MLContext's.</summary>
+    internal ImageScoringOptions WithContext(Persistence.ContextSettings context) =>
+        this with { GpuDeviceId = GpuDeviceId ?? context.GpuDeviceId, FallbackToCpu = FallbackToCpu ?? context.FallbackToCpu };
 
     /// <summary>ONNX Runtime intra-op threads; null uses all cores.</summary>
     public int? IntraOpThreads { get; init; }

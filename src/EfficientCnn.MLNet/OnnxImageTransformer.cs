@@ -14,10 +14,10 @@ namespace EfficientCnn.MLNet;
 /// vector column (features, or class probabilities) and, for classifiers, a predicted-label column (text or key).
 /// Thread safety: one transformer may score from many threads at once (ONNX Runtime sessions are thread-safe and the
 /// preprocessing is immutable); each thread needs its own cursor or prediction engine, as everywhere in ML.NET. <c>mlContext.Model.Save</c> stores it in the model zip with the ONNX network as the
-/// entry <c>Model.onnx</c>, and <c>mlContext.Model.Load</c> restores it in any process where EfficientCnn.MLNet is
-/// loaded (see <see cref="ModelLoaderAssembly"/>).
+/// entry <c>Model.onnx</c>, and plain <c>mlContext.Model.Load</c> restores it in any process that references
+/// EfficientCnn.MLNet, with no call of ours first (see <see cref="ModelLoaderAssembly"/>).
 /// </summary>
-public sealed class OnnxImageTransformer : ITransformer, ICanSaveModel, IDisposable
+public sealed class OnnxImageTransformer : ISingleFeaturePredictionTransformer<OnnxImageModel>, IDisposable
 {
     internal const string LoaderSignature = "EfficientCnnOnnxImage";
     private const string ModelSignature = "ECNNONNX";
@@ -36,7 +36,7 @@ public sealed class OnnxImageTransformer : ITransformer, ICanSaveModel, IDisposa
         if (model.Labels is null || string.IsNullOrEmpty(Options.PredictedLabelColumnName))
             Options = Options with { PredictedLabelColumnName = null };
         preprocessor = new ImagePreprocessor(model.Preprocessing);
-        scorer = new Lazy<OnnxImageScorer>(() => new OnnxImageScorer(model, Options.GpuDeviceId, Options.FallbackToCpu, Options.IntraOpThreads),
+        scorer = new Lazy<OnnxImageScorer>(() => new OnnxImageScorer(model, Options.GpuDeviceId, Options.FallbackToCpu ?? false, Options.IntraOpThreads),
             LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
@@ -51,6 +51,12 @@ public sealed class OnnxImageTransformer : ITransformer, ICanSaveModel, IDisposa
 
     /// <summary>Float vector column written (features or probabilities).</summary>
     public string OutputColumnName => Options.OutputColumnName;
+
+    /// <summary>The image column, as ML.NET's prediction transformers name their input (<see cref="InputColumnName"/>).</summary>
+    string ISingleFeaturePredictionTransformer<OnnxImageModel>.FeatureColumnName => InputColumnName;
+
+    /// <summary>Images are read as file paths by default (byte vectors and MLImage are accepted as well).</summary>
+    DataViewType ISingleFeaturePredictionTransformer<OnnxImageModel>.FeatureColumnType => TextDataViewType.Instance;
 
     /// <summary>Predicted label column, or null (no labels).</summary>
     public string? PredictedLabelColumnName => Options.PredictedLabelColumnName;
@@ -85,6 +91,10 @@ public sealed class OnnxImageTransformer : ITransformer, ICanSaveModel, IDisposa
         {
             var annotations = new DataViewSchema.Annotations.Builder();
             annotations.Add("SlotNames", new VectorDataViewType(TextDataViewType.Instance, labelNames.Length), NamesGetter(labelNames));
+            // What ML.NET's multiclass trainers put on their Score column (AnnotationUtils.Kinds / ScoreColumnKind / ScoreValueKind),
+            // so evaluators and tools that look for a multiclass score column find this one.
+            annotations.Add(ScoreColumnKindAnnotation, TextDataViewType.Instance, TextGetter("MulticlassClassification"));
+            annotations.Add(ScoreValueKindAnnotation, TextDataViewType.Instance, TextGetter("Score"));
             slotNames = annotations.ToAnnotations();
         }
         builder.AddColumn(OutputColumnName, new VectorDataViewType(NumberDataViewType.Single, OutputLength), slotNames);
@@ -101,6 +111,11 @@ public sealed class OnnxImageTransformer : ITransformer, ICanSaveModel, IDisposa
         }
         return builder.ToSchema();
     }
+
+    internal const string ScoreColumnKindAnnotation = "ScoreColumnKind";
+    internal const string ScoreValueKindAnnotation = "ScoreValueKind";
+
+    private static ValueGetter<ReadOnlyMemory<char>> TextGetter(string value) => (ref ReadOnlyMemory<char> v) => v = value.AsMemory();
 
     // ML.NET's AddSlotNames/AddKeyValues helpers are internal; these are the annotation kinds they write.
     private static ValueGetter<VBuffer<ReadOnlyMemory<char>>> NamesGetter(ReadOnlyMemory<char>[] names) =>
@@ -208,7 +223,7 @@ public sealed class OnnxImageTransformer : ITransformer, ICanSaveModel, IDisposa
         w.Write((int)Options.PredictedLabelKind);
         w.Write((int)Options.OnBadImage);
         w.Write(Options.GpuDeviceId ?? -1);
-        w.Write(Options.FallbackToCpu);
+        w.Write(Options.FallbackToCpu ?? false);
         w.Write(Model.Preprocessing.ToJson());
         w.Write(Model.InputName ?? "");
         w.Write(Model.OutputName ?? "");
@@ -227,7 +242,7 @@ public sealed class OnnxImageTransformer : ITransformer, ICanSaveModel, IDisposa
         }
     }
 
-    /// <summary>Called by ML.NET (through the emitted loader shim) with its internal ModelLoadContext.</summary>
+    /// <summary>Called by ML.NET (through EfficientCnn.MLNet.ModelLoaders' Create) with its internal ModelLoadContext.</summary>
     internal static OnnxImageTransformer LoadFromModelContext(IHostEnvironment env, object ctx)
     {
         MlNetInternals.CheckAtModel(ctx, VersionInfo());

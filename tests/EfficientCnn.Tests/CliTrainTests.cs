@@ -47,7 +47,6 @@ public sealed class CliTrainTests
     public void TrainedZipLoadsInMLNetWithImagePathInAndClassNameOut()
     {
         var ml = new MLContext(0);
-        ModelLoaderAssembly.EnsureRegistered();
         var loaded = ml.Model.Load(model, out var schema);
         Assert.That(schema.Select(c => c.Name), Is.EqualTo(new[] { "ImagePath" }));
         var images = Directory.GetFiles(Path.Combine(data, "horizontal"), "*.png").Take(3)

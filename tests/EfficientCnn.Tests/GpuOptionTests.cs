@@ -40,6 +40,25 @@ public sealed class GpuOptionTests
     }
 
     [Test]
+    public void TheMLContextsGpuSettingsApplyWhenTheOptionsLeaveThemUnset()
+    {
+        var (_, data) = FewImages();
+        var cpu = new MLContext(seed: 1);
+        var expected = cpu.Data.CreateEnumerable<FeaturesRow>(cpu.Transforms.FeaturizeImages(backbone: Bundled).Fit(data).Transform(data), false).ToArray();
+        // ML.NET's defaults: FallbackToCpu false, so a GPU that cannot be used is an error.
+        var gpu = new MLContext(seed: 1) { GpuDeviceId = 3 };
+        var strict = gpu.Transforms.FeaturizeImages(backbone: Bundled).Fit(data);
+        Assert.That(strict.Options.GpuDeviceId, Is.EqualTo(3));
+        Assert.That(Assert.Throws<InvalidOperationException>(() => gpu.Data.CreateEnumerable<FeaturesRow>(strict.Transform(data), false).ToArray())!.Message,
+            Does.StartWith("GPU 3 cannot be used"));
+        gpu.FallbackToCpu = true;
+        var lenient = gpu.Transforms.FeaturizeImages(backbone: Bundled).Fit(data);
+        var features = gpu.Data.CreateEnumerable<FeaturesRow>(lenient.Transform(data), false).ToArray();
+        Assert.That(lenient.RunsOnGpu, Is.False);
+        Assert.That(features.Zip(expected).All(p => p.First.Features.SequenceEqual(p.Second.Features)), Is.True);
+    }
+
+    [Test]
     public void WithoutFallbackAnUnusableGpuIsAShortErrorNamingTheGpu()
     {
         var (ml, data) = FewImages();

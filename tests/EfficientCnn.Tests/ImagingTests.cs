@@ -285,3 +285,48 @@ public sealed class ImagingTests
         }
     }
 }
+
+/// <summary>The move from SkiaSharp 2.88 to 3.x (ML.NET 6) must not change what the networks see.</summary>
+public sealed class PreprocessingParityTests
+{
+    /// <summary>
+    /// data/preprocessing-skiasharp-2.88.9.*: the evaluation preprocessing of 28 clipart4 drawings (every 10th at 112 px,
+    /// every 40th at 224 px), computed with SkiaSharp 2.88.9 before the move and stored as bytes (0-255 per channel).
+    /// Today's preprocessing must give the same pixels within one grey level (rounding in Skia's raster pipeline).
+    /// </summary>
+    [Test]
+    public void PreprocessingMatchesSkiaSharp288OnTheSampleImages()
+    {
+        string dir = Path.Combine(TrainingFixtures.RepoRoot, "tests", "EfficientCnn.Tests", "data");
+        var index = File.ReadAllLines(Path.Combine(dir, "preprocessing-skiasharp-2.88.9.csv")).Skip(1).Select(l => l.Split(',')).ToArray();
+        using var gz = new System.IO.Compression.GZipStream(File.OpenRead(Path.Combine(dir, "preprocessing-skiasharp-2.88.9.u8.gz")), System.IO.Compression.CompressionMode.Decompress);
+        using var reference = new MemoryStream();
+        gz.CopyTo(reference);
+        var bytes = reference.ToArray();
+        var mean = PreprocessingSpec.ImageNetMean;
+        var std = PreprocessingSpec.ImageNetStd;
+        int offset = 0, identical = 0, worst = 0;
+        long differing = 0, total = 0;
+        foreach (var row in index)
+        {
+            int res = int.Parse(row[0], System.Globalization.CultureInfo.InvariantCulture);
+            var tensor = new ImagePreprocessor(PreprocessingSpec.ImageNet(res)).Preprocess(Path.Combine(TrainingFixtures.Clipart4, row[1]));
+            int plane = res * res, imageWorst = 0;
+            for (int i = 0; i < tensor.Length; i++)
+            {
+                int c = i / plane;
+                int now = (int)MathF.Round((tensor[i] * std[c] + mean[c]) * 255f);
+                int d = Math.Abs(now - bytes[offset + i]);
+                imageWorst = Math.Max(imageWorst, d);
+                if (d > 0) differing++;
+            }
+            offset += tensor.Length;
+            total += tensor.Length;
+            worst = Math.Max(worst, imageWorst);
+            if (imageWorst == 0) identical++;
+            Assert.That(imageWorst, Is.LessThanOrEqualTo(1), $"{row[1]} at {res} px differs from SkiaSharp 2.88.9 by {imageWorst} grey levels");
+        }
+        Assert.That(offset, Is.EqualTo(bytes.Length), "reference size");
+        TestContext.Out.WriteLine($"{identical} of {index.Length} images identical to SkiaSharp 2.88.9; worst difference {worst} grey level(s); {differing} of {total} values differ");
+    }
+}

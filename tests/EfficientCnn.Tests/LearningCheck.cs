@@ -54,7 +54,7 @@ public static class LearningCheck
             last = nn.functional.cross_entropy(model.call(x), y).item<float>();
         }
         model.eval();
-        TestContext.Out.WriteLine($"{model.GetName()}: loss {first:F4} -> {last:F4} in {steps} steps");
+        TestContext.Out.WriteLine($"{model.GetName()}: loss {first:F4} -> {last:F4} in {steps} steps ({torch.get_num_threads()} libtorch threads, DOTNET_JITMinOpts={Environment.GetEnvironmentVariable("DOTNET_JITMinOpts")})");
         Assert.That(double.IsFinite(last), Is.True, "loss must stay finite");
         Assert.That(last, Is.LessThan(first * ratio), $"loss should fall below {ratio:P0} of its start ({first:F4}); ended at {last:F4}");
     }

@@ -8,6 +8,7 @@ using EfficientCnn.Backbones.Training;
 using EfficientCnn.MLNet;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Trainers;
 using NUnit.Framework;
 
 namespace EfficientCnn.Tests;
@@ -267,6 +268,33 @@ public sealed class MLNetComponentTests
         var a = Train(3);
         Assert.That(Train(3), Is.EqualTo(a));
         Assert.That(Train(4), Is.Not.EqualTo(a));
+    }
+
+    [Test]
+    public void TheMLContextsSeedAndLogReachTheTrainerWhichIsAnMLNetTrainerEstimator()
+    {
+        TrainingFixtures.WriteStripes(folder, 6, 32);
+        (float[][] Scores, List<string> Log) Train(MLContext ml, int? seed)
+        {
+            var log = new List<string>();
+            ml.Log += (_, e) => { lock (log) log.Add(e.Message); };
+            var rows = ml.Data.LoadFromEnumerable(Rows(folder));
+            var data = ml.Transforms.Conversion.MapValueToKey("Label").Fit(rows).Transform(rows);
+            ITrainerEstimator<OnnxImageTransformer, OnnxImageModel> trainer = ml.MulticlassClassification.Trainers.FineTuneImageClassifier(new ImageClassifierTrainer.Options
+            {
+                Backbone = SmallZoo, Resolution = 32, Epochs = 2, BatchSize = 4, Seed = seed,
+            });
+            Assert.That(trainer.Info.NeedNormalization || trainer.Info.WantCaching, Is.False, "images: no normalizer or cache in front of the trainer");
+            ISingleFeaturePredictionTransformer<OnnxImageModel> model = trainer.Fit(data);
+            Assert.That(model.FeatureColumnName, Is.EqualTo("ImagePath"));
+            Assert.That(model.Model.Labels, Is.EquivalentTo(new[] { "horizontal", "vertical" }));
+            return (model.Transform(data).GetColumn<float[]>("Score").ToArray(), log);
+        }
+        var (fromContext, log) = Train(new MLContext(seed: 3), null);
+        Assert.That(Train(new MLContext(), 3).Scores, Is.EqualTo(fromContext), "Seed unset: the MLContext's seed (3) is used");
+        Assert.That(Train(new MLContext(seed: 4), null).Scores, Is.Not.EqualTo(fromContext), "another MLContext seed, another model");
+        Assert.That(log, Has.Some.Contains("ImageClassifierTrainer").And.Some.Contains("epoch 1: train loss").And.Some.Contains("epoch 2: train loss"),
+            "training progress goes to MLContext.Log");
     }
 
     [Test]

@@ -74,21 +74,43 @@ public sealed class MLNetPersistenceTests
     }
 
     [Test]
-    public void FreshProcessThatNeverRanLibraryCodeCannotResolveTheLoaderAssembly()
+    public void PlainModelLoadWorksInAFreshProcessThatNeverRanLibraryCode()
     {
-        // Documents the one precondition: some EfficientCnn.MLNet code (or ModelLoaderAssembly.EnsureRegistered)
-        // must run before Model.Load, because .NET only runs a library's module initializer when its code is used.
+        // The child process calls mlContext.Model.Load first thing: no EfficientCnn.MLNet code has run, so ML.NET itself
+        // must find EfficientCnn.MLNet.ModelLoaders.dll (Assembly.Load by the name in the zip) on disk.
         var ml = new MLContext(seed: 1);
-        var paths = WriteImages(1);
+        var paths = WriteImages(3);
         var data = ml.Data.LoadFromEnumerable(paths.Select(p => new ImagePathRow { ImagePath = p }));
         var model = ml.Transforms.ScoreImagesWithOnnx(new OnnxImageModel(TinyOnnx(), Spec, Labels)).Fit(data);
+        var expected = ReadScores(model.Transform(data));
         string dir = TempDir();
         string zip = Path.Combine(dir, "model.zip");
         ml.Model.Save(model, data.Schema, zip);
         File.WriteAllLines(Path.Combine(dir, "images.txt"), paths);
-        var (code, output) = RunFreshProcess("mlnet-load", zip, Path.Combine(dir, "images.txt"), Path.Combine(dir, "out.txt"), "no-register");
-        Assert.That(code, Is.Not.EqualTo(0));
-        Assert.That(output, Does.Contain(ModelLoaderAssembly.AssemblyName));
+        string outFile = Path.Combine(dir, "out.txt");
+        var (code, output) = RunFreshProcess("mlnet-load", zip, Path.Combine(dir, "images.txt"), outFile, "no-register");
+        Assert.That(code, Is.EqualTo(0), output);
+        Assert.That(output, Does.Contain("EfficientCnn.MLNet was not loaded before Model.Load"), output);
+        var fresh = File.ReadAllLines(outFile).Select(ParseRow).ToList();
+        AssertSame(fresh.Select(f => f.Scores).ToList(), expected.Select(e => e.Scores).ToList(), "fresh process, plain Model.Load");
+        Assert.That(fresh.Select(f => f.Label), Is.EqualTo(expected.Select(e => e.Label)));
+    }
+
+    [Test]
+    public void ClassifierScoreColumnCarriesMLNetScoreKindAnnotations()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(WriteImages(1).Select(p => new ImagePathRow { ImagePath = p }));
+        var schema = ml.Transforms.ScoreImagesWithOnnx(new OnnxImageModel(TinyOnnx(), Spec, Labels)).Fit(data).GetOutputSchema(data.Schema);
+        var annotations = schema["Score"].Annotations;
+        ReadOnlyMemory<char> kind = default, valueKind = default;
+        annotations.GetValue("ScoreColumnKind", ref kind);
+        annotations.GetValue("ScoreValueKind", ref valueKind);
+        Assert.That(kind.ToString(), Is.EqualTo("MulticlassClassification"));
+        Assert.That(valueKind.ToString(), Is.EqualTo("Score"));
+        // A featurizer (no labels) is not a score column.
+        var features = ml.Transforms.ScoreImagesWithOnnx(new OnnxImageModel(TinyOnnx(), Spec), predictedLabelColumnName: null).Fit(data).GetOutputSchema(data.Schema);
+        Assert.That(features["Score"].Annotations.Schema.GetColumnOrNull("ScoreColumnKind"), Is.Null);
     }
 
     [Test]
@@ -295,6 +317,9 @@ public static class FreshProcessProgram
 
     private static int LoadAndScore(string zip, string list, string outFile)
     {
+        // Proof for the test that nothing of ours ran before ML.NET's Load.
+        if (!AppDomain.CurrentDomain.GetAssemblies().Any(a => a.GetName().Name == "EfficientCnn.MLNet"))
+            Console.WriteLine("EfficientCnn.MLNet was not loaded before Model.Load");
         var ml = new MLContext(seed: 1);
         var model = ml.Model.Load(zip, out _);
         var rows = File.ReadAllLines(list).Select(p => new ImagePathRow { ImagePath = p });

@@ -70,8 +70,8 @@ public readonly struct ImageInput
 /// </summary>
 /// <remarks>
 /// SkiaSharp is the library Microsoft.ML.ImageAnalytics' MLImage uses; the version is pinned to the one ImageAnalytics
-/// resolves to (2.88.x: ImageAnalytics 5.0.1 fails with SkiaSharp 3, MissingMethodException on SKBitmap.GetPixelSpan)
-/// so the process loads a single native Skia. EXIF orientation is not applied (as in torchvision).
+/// 6 resolves to (3.119.x) so the process loads a single native Skia. The resampling reproduces SkiaSharp 2.88's
+/// within one grey level, so models trained before the move score the same. EXIF orientation is not applied (as in torchvision).
 /// </remarks>
 public sealed class ImagePreprocessor
 {
@@ -319,8 +319,18 @@ public sealed class ImagePreprocessor
                         canvas.Translate(size, 0);
                         canvas.Scale(-1, 1);
                     }
-                    using var paint = new SKPaint { FilterQuality = SKFilterQuality.High, IsAntialias = false, BlendMode = SKBlendMode.Src };
-                    canvas.DrawImage(image, new SKRect(sx, sy, sx + sw, sy + sh), new SKRect(0, 0, size, size), paint);
+                    using var paint = new SKPaint { IsAntialias = false, BlendMode = SKBlendMode.Src };
+                    // SkiaSharp 2.88's FilterQuality.High, spelled out for SkiaSharp 3 (ImagingTests.PreprocessingMatchesSkiaSharp288):
+                    // Mitchell bicubic when enlarging in both directions, otherwise bilinear on the nearest mip level; and the
+                    // source rectangle is a strict bound (no sampling of pixels outside it), which SkiaSharp 3's DrawImage no
+                    // longer applies, hence the drawing from a subset image that covers the rectangle.
+                    var sampling = size > sw && size > sh
+                        ? new SKSamplingOptions(SKCubicResampler.Mitchell)
+                        : new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Nearest);
+                    int x0 = Math.Max(0, (int)MathF.Floor(sx)), y0 = Math.Max(0, (int)MathF.Floor(sy));
+                    int x1 = Math.Min(Width, (int)MathF.Ceiling(sx + sw)), y1 = Math.Min(Height, (int)MathF.Ceiling(sy + sh));
+                    using var subset = image.Subset(new SKRectI(x0, y0, x1, y1)) ?? throw new InvalidOperationException($"Crop {x0},{y0},{x1},{y1} outside the {Width}x{Height} image.");
+                    canvas.DrawImage(subset, new SKRect(sx - x0, sy - y0, sx - x0 + sw, sy - y0 + sh), new SKRect(0, 0, size, size), sampling, paint);
                     canvas.Flush();
                 }
             }

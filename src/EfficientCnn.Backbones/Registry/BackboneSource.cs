@@ -31,7 +31,10 @@ public sealed class BackboneSource
     /// <summary>Environment variable naming an extra folder of bundled models.</summary>
     public const string ModelsEnvironmentVariable = "EFFICIENTCNN_MODELS";
 
-    /// <summary>The zoo variant used when no bundled model exists.</summary>
+    /// <summary>
+    /// A zoo variant to name explicitly for training from random weights. Never used implicitly: when the default bundled
+    /// model is missing, resolving the default fails (it used to fall back to this variant silently).
+    /// </summary>
     public const string FallbackVariant = "mobilenet_v2_1.0";
 
     private BackboneSource(BackboneSourceKind kind, string name, string? path, ArchitectureSpec? spec = null)
@@ -84,12 +87,12 @@ public sealed class BackboneSource
     /// <summary>The name of the default backbone, chosen by the transfer study (docs/transfer.md).</summary>
     public const string DefaultBundledName = "ecnn_mobilenet_v2_0.5_kd";
 
-    /// <summary>The default backbone: the default bundled model when present, else <see cref="FallbackVariant"/> (random init).</summary>
-    public static string DefaultName => BundledNames.Contains(DefaultBundledName) ? DefaultBundledName : FallbackVariant;
+    /// <summary>The default backbone: the bundled model <see cref="DefaultBundledName"/> (resolving it fails when it is missing).</summary>
+    public static string DefaultName => DefaultBundledName;
 
     /// <summary>Resolves <paramref name="nameOrPath"/> (null or "default": <see cref="DefaultName"/>).</summary>
     /// <exception cref="ArgumentException">Nothing by that name (the message lists the bundled models and points to the zoo).</exception>
-    /// <exception cref="FileNotFoundException">An .onnx or .json path that does not exist.</exception>
+    /// <exception cref="FileNotFoundException">An .onnx or .json path that does not exist, or the default bundled model is missing.</exception>
     public static BackboneSource Resolve(string? nameOrPath)
     {
         string value = string.IsNullOrWhiteSpace(nameOrPath) || nameOrPath == "default" ? DefaultName : nameOrPath.Trim();
@@ -109,6 +112,13 @@ public sealed class BackboneSource
             string file = System.IO.Path.Combine(dir, value + ".onnx");
             if (File.Exists(file)) return new BackboneSource(BackboneSourceKind.Bundled, value, file);
         }
+        if (value == DefaultBundledName)
+            throw new FileNotFoundException(
+                $"The default backbone '{DefaultBundledName}' ({DefaultBundledName}.onnx) was not found in " +
+                $"{(ModelDirectories.Count == 0 ? $"'{System.IO.Path.Combine(AppContext.BaseDirectory, "models")}' (no such folder)" : string.Join(", ", ModelDirectories.Select(d => $"'{d}'")))}. " +
+                "The EfficientCnn.MLNet package copies its models/*.onnx to the application's output folder (models/) at build time; " +
+                $"check that the build did, point ${ModelsEnvironmentVariable} at a folder holding it, pass an .onnx file, or name a zoo variant " +
+                $"(e.g. '{FallbackVariant}') to start from random weights.", DefaultBundledName + ".onnx");
         if (BackboneRegistry.Contains(value)) return new BackboneSource(BackboneSourceKind.Zoo, BackboneRegistry.Get(value).Name, null);
         throw new ArgumentException(
             $"Backbone '{value}' is not a bundled model ({(BundledNames.Count == 0 ? "none found" : string.Join(", ", BundledNames))}), " +

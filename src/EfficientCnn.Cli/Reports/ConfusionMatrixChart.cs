@@ -56,8 +56,8 @@ internal static class ConfusionMatrixChart
 
         // Fixed margins make every cell exactly cell x cell pixels; they hold the axis titles, the class names (turned
         // by 45 degrees below) and the colour bar.
-        using var paint = ReportFont.TextPaint((float)ChartImage.TickFontSize, SkiaSharp.SKColors.Black);
-        double longest = labels.Max(l => paint.MeasureText(l));
+        using var paint = ReportFont.Text((float)ChartImage.TickFontSize, SkiaSharp.SKColors.Black);
+        double longest = labels.Max(l => paint.Measure(l));
         int left = (int)Math.Ceiling(longest) + 48;
         int bottom = (int)Math.Ceiling((longest + ChartImage.TickFontSize) * Math.Sqrt(0.5)) + 44;
         model.Padding = new OxyThickness(Padding);

@@ -26,11 +26,11 @@ internal static class MisclassifiedGrid
         var canvas = surface.Canvas;
         canvas.Clear(SKColors.White);
 
-        using var titleInk = ReportFont.TextPaint(20, Ink);
-        using var captionInk = ReportFont.TextPaint(13, Ink, SKTextAlign.Center);
-        using var scoreInk = ReportFont.TextPaint(13, new SKColor(0x66, 0x66, 0x66), SKTextAlign.Center);
+        using var titleInk = ReportFont.Text(20, Ink);
+        using var captionInk = ReportFont.Text(13, Ink, SKTextAlign.Center);
+        using var scoreInk = ReportFont.Text(13, new SKColor(0x66, 0x66, 0x66), SKTextAlign.Center);
         string title = items.Count > shown.Length ? $"Misclassified images (first {shown.Length} of {items.Count})" : "Misclassified images";
-        canvas.DrawText(title, Pad, 32, titleInk);
+        titleInk.Draw(canvas, title, Pad, 32);
 
         string arrow = ReportFont.Typeface.ContainsGlyph('→') ? " → " : " -> ";
         for (int i = 0; i < shown.Length; i++)
@@ -39,8 +39,8 @@ internal static class MisclassifiedGrid
             float x = i % Columns * TileWidth + Pad, y = Header + i / Columns * TileHeight;
             DrawThumbnail(canvas, item.ImagePath, SKRect.Create(x, y, Thumb, Thumb));
             float cx = x + Thumb / 2f, line1 = y + Thumb + 18, line2 = line1 + 17;
-            canvas.DrawText(Caption(item.TrueLabel, arrow, item.PredictedLabel, captionInk, Thumb + Pad), cx, line1, captionInk);
-            canvas.DrawText($"({item.Score.ToString("0.00", CultureInfo.InvariantCulture)})", cx, line2, scoreInk);
+            captionInk.Draw(canvas, Caption(item.TrueLabel, arrow, item.PredictedLabel, captionInk, Thumb + Pad), cx, line1);
+            scoreInk.Draw(canvas, $"({item.Score.ToString("0.00", CultureInfo.InvariantCulture)})", cx, line2);
         }
         return ChartImage.Encode(surface);
     }
@@ -52,17 +52,18 @@ internal static class MisclassifiedGrid
         if (image is null)
         {
             using var grey = new SKPaint { Color = new SKColor(0xb0, 0xb0, 0xb0) };
-            using var text = ReportFont.TextPaint(13, new SKColor(0x40, 0x40, 0x40), SKTextAlign.Center);
+            using var text = ReportFont.Text(13, new SKColor(0x40, 0x40, 0x40), SKTextAlign.Center);
             canvas.DrawRect(box, grey);
-            canvas.DrawText("unreadable", box.MidX, box.MidY + 5, text);
+            text.Draw(canvas, "unreadable", box.MidX, box.MidY + 5);
             return;
         }
         float scale = Math.Min(box.Width / image.Width, box.Height / image.Height);
         float w = image.Width * scale, h = image.Height * scale;
         var target = SKRect.Create(box.MidX - w / 2, box.MidY - h / 2, w, h);
         // High quality: mipmaps keep large photos from aliasing when shrunk, bicubic keeps enlarged icons smooth.
-        using var sampling = new SKPaint { FilterQuality = SKFilterQuality.High, IsAntialias = true };
-        canvas.DrawImage(image, target, sampling);
+        using var paint = new SKPaint { IsAntialias = true };
+        var sampling = scale < 1 ? new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear) : new SKSamplingOptions(SKCubicResampler.Mitchell);
+        canvas.DrawImage(image, target, sampling, paint);
         using var frame = new SKPaint { Color = new SKColor(0xcc, 0xcc, 0xcc), Style = SKPaintStyle.Stroke, StrokeWidth = 1 };
         canvas.DrawRect(box, frame);
     }
@@ -83,10 +84,10 @@ internal static class MisclassifiedGrid
     }
 
     /// <summary>"true → predicted", shortening the longer label (with an ellipsis) until it fits <paramref name="width"/> pixels.</summary>
-    private static string Caption(string trueLabel, string arrow, string predicted, SKPaint paint, float width)
+    private static string Caption(string trueLabel, string arrow, string predicted, ReportText paint, float width)
     {
         string a = trueLabel, b = predicted;
-        while (paint.MeasureText(a + arrow + b) > width && (a.Length > 2 || b.Length > 2))
+        while (paint.Measure(a + arrow + b) > width && (a.Length > 2 || b.Length > 2))
         {
             if (a.Length >= b.Length) a = a[..(a.TrimEnd('…').Length - 1)] + "…";
             else b = b[..(b.TrimEnd('…').Length - 1)] + "…";

@@ -4,7 +4,7 @@ using Microsoft.ML;
 namespace EfficientCnn.MLNet.Persistence;
 
 /// <summary>
-/// Reflection access to the parts of ML.NET's model format that Microsoft.ML 5 keeps internal ([BestFriend]):
+/// Reflection access to the parts of ML.NET's model format that Microsoft.ML 6 keeps internal ([BestFriend]):
 /// <c>VersionInfo</c>, <c>ModelSaveContext.Writer/SetVersionInfo/SaveBinaryStream</c>, <c>ModelLoadContext</c>,
 /// <c>SignatureLoadModel</c> and <c>LoadableClassAttribute</c>. These have kept their shape since ML.NET 0.x; every
 /// lookup fails fast with a message naming the member and the ML.NET version, never silently.
@@ -44,6 +44,46 @@ internal static class MlNetInternals
         var ctor = VersionInfo.GetConstructor(AnyInstance, [typeof(string), typeof(uint), typeof(uint), typeof(uint), typeof(string), typeof(string), typeof(string)])
                    ?? throw Missing("VersionInfo(string, uint, uint, uint, string, string, string)");
         return ctor.Invoke([modelSignature, version, version, version, loaderAssemblyName, loaderSignature, null]);
+    }
+
+    /// <summary>
+    /// The <see cref="Microsoft.ML.Runtime.IHostEnvironment"/> behind an ML.NET catalog (<c>mlContext.Transforms</c>,
+    /// <c>mlContext.MulticlassClassification.Trainers</c>...): ML.NET's own components get it through the internal
+    /// <c>IInternalCatalog.Environment</c> / <c>CatalogInstantiatorBase.Environment</c>; null when not found.
+    /// </summary>
+    public static Microsoft.ML.Runtime.IHostEnvironment? EnvironmentOf(object catalog)
+    {
+        for (var type = catalog.GetType(); type is not null; type = type.BaseType)
+        {
+            var property = type.GetProperties(AnyInstance).FirstOrDefault(p =>
+                (p.Name == "Environment" || p.Name.EndsWith(".Environment", StringComparison.Ordinal)) && typeof(Microsoft.ML.Runtime.IHostEnvironment).IsAssignableFrom(p.PropertyType));
+            if (property?.GetValue(catalog) is Microsoft.ML.Runtime.IHostEnvironment env) return env;
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// The MLContext settings carried by its environment (the internal <c>IHostEnvironmentInternal</c>): <c>Seed</c>,
+    /// <c>GpuDeviceId</c>, <c>FallbackToCpu</c>. Defaults (no seed, CPU, no fallback: ML.NET's) when not found.
+    /// </summary>
+    public static ContextSettings SettingsOf(Microsoft.ML.Runtime.IHostEnvironment? env)
+    {
+        if (env is null) return new ContextSettings(null, null, false);
+        var settings = Core.GetType("Microsoft.ML.Runtime.IHostEnvironmentInternal");
+        if (settings is null || !settings.IsInstanceOfType(env)) return new ContextSettings(null, null, false);
+        object? Get(string name) => settings.GetProperty(name)?.GetValue(env);
+        return new ContextSettings(Get("Seed") as int?, Get("GpuDeviceId") as int?, Get("FallbackToCpu") as bool? ?? false);
+    }
+
+    /// <summary>
+    /// A <see cref="TrainerInfo"/> (its only constructor, <c>TrainerInfo(bool normalization, bool calibration, bool caching,
+    /// bool supportValid, bool supportIncrementalTrain, bool supportTest)</c>, is internal).
+    /// </summary>
+    public static TrainerInfo NewTrainerInfo(bool normalization, bool calibration, bool caching, bool supportValid, bool supportIncrementalTrain, bool supportTest)
+    {
+        var ctor = typeof(TrainerInfo).GetConstructor(AnyInstance, [typeof(bool), typeof(bool), typeof(bool), typeof(bool), typeof(bool), typeof(bool)])
+                   ?? throw Missing("TrainerInfo(bool, bool, bool, bool, bool, bool)");
+        return (TrainerInfo)ctor.Invoke([normalization, calibration, caching, supportValid, supportIncrementalTrain, supportTest]);
     }
 
     private static readonly MethodInfo ShapeCreate = typeof(SchemaShape).GetMethod("Create", BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic, [typeof(DataViewSchema)])
@@ -86,5 +126,11 @@ internal static class MlNetInternals
 
     private static NotSupportedException Missing(string member) =>
         new($"EfficientCnn.MLNet model persistence relies on ML.NET's internal '{member}', which {Core.GetName().Name} {Core.GetName().Version} " +
-            "does not have. Use the Microsoft.ML version this package was built against (5.0.x).");
+            $"does not have. Use the Microsoft.ML version this package was built against ({BuiltAgainst}).");
+
+    /// <summary>The Microsoft.ML version EfficientCnn.MLNet is built and tested against.</summary>
+    public const string BuiltAgainst = "6.0.x";
 }
+
+/// <summary>An MLContext's seed and GPU settings (<c>new MLContext(seed)</c>, <c>GpuDeviceId</c>, <c>FallbackToCpu</c>).</summary>
+internal readonly record struct ContextSettings(int? Seed, int? GpuDeviceId, bool FallbackToCpu);
