@@ -103,6 +103,7 @@ public sealed class GoogLeNetTests
     }
 
     [Test]
+    [Retry(3)] // a NaN loss in some runs after SkiaSharp-heavy tests, cause not found (docs/known-issues.md); a broken network fails every try
     public void TinyGoogLeNetLearns()
     {
         random.manual_seed(1);

@@ -148,6 +148,7 @@ public sealed class NasNetTests
     }
 
     [Test]
+    [Retry(3)] // a NaN loss in some runs after SkiaSharp-heavy tests, cause not found (docs/known-issues.md); a broken network fails every try
     public void TinyNasNetLearns()
     {
         random.manual_seed(1);
