@@ -80,7 +80,7 @@ public sealed class FeatureDistiller
         var targets = CacheTeacher(teacher, teacherSpec, train, cancellationToken);
         var validationTargets = CacheTeacher(teacher, teacherSpec, validation, cancellationToken);
         random.manual_seed(o.Seed);
-        var model = new Student(student, (int)targets.shape[1]);
+        var model = new DistillationStudent(student, (int)targets.shape[1], identityWhenSameWidth: false);
         var optimizer = optim.AdamW(model.parameters(), lr: o.LearningRate, weight_decay: o.WeightDecay);
         int steps = (train.Count + o.BatchSize - 1) / o.BatchSize;
         var schedule = new LearningRateSchedule(o.LearningRate, (long)steps * o.Epochs, (long)Math.Round(o.WarmupEpochs * steps));
@@ -143,7 +143,7 @@ public sealed class FeatureDistiller
     private static Tensor CosineLoss(Tensor predicted, Tensor target) =>
         1 - nn.functional.cosine_similarity(predicted, target, dim: 1).mean();
 
-    private double Validate(Student model, PreprocessingSpec spec, ImageDataset data, Tensor targets)
+    private double Validate(DistillationStudent model, PreprocessingSpec spec, ImageDataset data, Tensor targets)
     {
         if (data.Count == 0) return double.NaN;
         model.eval();
@@ -179,21 +179,5 @@ public sealed class FeatureDistiller
             Options.OnProgress?.Invoke(new TrainingProgress("features", 0, done, data.Count));
         }
         return all ?? throw new InvalidDataException($"{data.Source}: no readable images to distil on.");
-    }
-
-    /// <summary>The student backbone plus its projection to the teacher's feature width (state-dict names backbone.*, projection.*).</summary>
-    private sealed class Student : nn.Module<Tensor, Tensor>
-    {
-        private readonly Backbone backbone;
-        private readonly Linear projection;
-
-        public Student(Backbone backbone, int teacherDim) : base("DistillationStudent")
-        {
-            this.backbone = backbone;
-            projection = nn.Linear(backbone.FeatureDim, teacherDim);
-            RegisterComponents();
-        }
-
-        public override Tensor forward(Tensor input) => projection.call(backbone.ForwardFeatures(input));
     }
 }

@@ -99,7 +99,7 @@ public sealed class FunctionMatchingDistiller
             throw new ArgumentException($"{images.Path}: {images.Count} images leave {training} for training after {o.HeldOut} held out; need at least a batch ({o.BatchSize}).", nameof(images));
         teacher.eval();
         foreach (var p in teacher.parameters()) p.requires_grad = false;
-        var model = new Student(student, teacher.FeatureDim);
+        var model = new DistillationStudent(student, teacher.FeatureDim, identityWhenSameWidth: true);
         var optimizer = optim.AdamW(model.parameters(), lr: o.LearningRate, weight_decay: o.WeightDecay);
         long totalSteps = (long)o.Rounds * o.StepsPerRound;
         var schedule = new LearningRateSchedule(o.LearningRate, totalSteps, Math.Min(o.StepsPerRound, totalSteps / 10));
@@ -168,7 +168,7 @@ public sealed class FunctionMatchingDistiller
         1 - nn.functional.cosine_similarity(predicted, target, dim: 1).mean();
 
     /// <summary>The held-out images, whole (no crop or flip), as both networks see them at evaluation.</summary>
-    private double HeldOutLoss(Student model, Backbone teacher, PackedImages images, int[] rows, PreprocessingSpec studentSpec, PreprocessingSpec teacherSpec)
+    private double HeldOutLoss(DistillationStudent model, Backbone teacher, PackedImages images, int[] rows, PreprocessingSpec studentSpec, PreprocessingSpec teacherSpec)
     {
         if (rows.Length == 0) return double.NaN;
         model.eval();
@@ -270,27 +270,5 @@ public sealed class FunctionMatchingDistiller
             if (passes.Count > 2) passes.Clear();
             return passes[pass] = order;
         }
-    }
-
-    /// <summary>The student backbone and its projection to the teacher's width (state-dict names backbone.*, projection.*).</summary>
-    private sealed class Student : nn.Module<Tensor, Tensor>
-    {
-        private readonly Backbone backbone;
-        private readonly Linear projection;
-
-        public Student(Backbone backbone, int teacherDim) : base("FunctionMatchingStudent")
-        {
-            this.backbone = backbone;
-            projection = nn.Linear(backbone.FeatureDim, teacherDim);
-            if (backbone.FeatureDim == teacherDim)
-            {
-                using var _ = no_grad();
-                projection.weight.copy_(eye(teacherDim));
-                projection.bias!.zero_();
-            }
-            RegisterComponents();
-        }
-
-        public override Tensor forward(Tensor input) => projection.call(backbone.ForwardFeatures(input));
     }
 }
