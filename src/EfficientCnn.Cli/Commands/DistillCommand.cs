@@ -148,7 +148,7 @@ public sealed class DistillCommand : Command<DistillCommand.Settings>
             string metricsPath = settings.Metrics ?? Path.ChangeExtension(output, ".metrics.csv");
             InputOutputOverlap.Refuse(output, "output", (settings.Data, "--data"), (settings.Teacher, "--teacher"), (settings.TeacherMeanImage, "--teacher-mean-image"));
             InputOutputOverlap.Refuse(metricsPath, "metrics", (settings.Data, "--data"), (settings.Teacher, "--teacher"), (output, "--output"));
-            CheckResume(settings);
+            ModelFiles.CheckResume(settings.Checkpoint, settings.Resume);
             using var images = PackedImages.Open(settings.Data!);
             var teacherSource = BackboneSource.Resolve(settings.Teacher);
             var teacherSpec = settings.TeacherMeanImage is { } prep
@@ -226,16 +226,6 @@ public sealed class DistillCommand : Command<DistillCommand.Settings>
         var (fit, score) = data.StratifiedSplit(0.25, seed: seed);
         string name = File.Exists(path) ? Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(path))) ?? path : Path.GetFileName(Path.TrimEndingDirectorySeparator(path));
         return new LinearProbe(name, fit, score, spec);
-    }
-
-    private static void CheckResume(Settings settings)
-    {
-        if (settings.Checkpoint is null) return;
-        var checkpoint = new TrainingCheckpoint(settings.Checkpoint);
-        if (checkpoint.Exists && !settings.Resume)
-            throw new ArgumentException($"--checkpoint {settings.Checkpoint} already holds a checkpoint: pass --resume to continue that run, or choose another folder.", "checkpoint");
-        if (!checkpoint.Exists && settings.Resume)
-            throw new ArgumentException($"--resume: {settings.Checkpoint} holds no checkpoint to continue.", "resume");
     }
 }
 

@@ -1,3 +1,4 @@
+using EfficientCnn.Backbones.Training;
 using EfficientCnn.Backbones.Onnx;
 using EfficientCnn.MLNet;
 using EfficientCnn.MLNet.Persistence;
@@ -70,4 +71,20 @@ internal static class ModelFiles
 
     /// <summary>The transformers of a chain (a single transformer is a chain of one).</summary>
     public static IEnumerable<ITransformer> Parts(ITransformer model) => ModelZip.Parts(model);
+
+    /// <summary>
+    /// For the commands that take <c>--checkpoint</c> and <c>--resume</c> (pretrain, distill), like <c>efficientcnn search</c>: a checkpoint is continued only when asked (<c>--resume</c>), and <c>--resume</c>
+    /// needs a checkpoint, so neither a finished run is silently extended nor a typo in the folder starts afresh.
+    /// </summary>
+    public static void CheckResume(string? checkpointFolder, bool resume)
+    {
+        if (checkpointFolder is null) return;
+        ModelFiles.CheckWritableFolder(checkpointFolder, "checkpoint");
+        var checkpoint = new TrainingCheckpoint(checkpointFolder);
+        string folder = Path.GetFullPath(checkpointFolder);
+        if (checkpoint.Exists && !resume)
+            throw new ArgumentException($"--checkpoint {folder} already holds a training checkpoint ({Path.GetFileName(checkpoint.FilePath)}): pass --resume to continue that run, or choose another --checkpoint folder.", "checkpoint");
+        if (!checkpoint.Exists && resume)
+            throw new ArgumentException($"--resume: {folder} holds no training checkpoint ({Path.GetFileName(checkpoint.FilePath)}) to continue; point --checkpoint at the run's folder, or drop --resume to start afresh.", "resume");
+    }
 }

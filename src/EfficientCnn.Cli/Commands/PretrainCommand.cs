@@ -113,7 +113,7 @@ public sealed class PretrainCommand : Command<PretrainCommand.Settings>
         OnnxCommandHelpers.Guard(false, () =>
         {
             // Everything that can be checked is checked before the data is read: nothing is lost to a typo after an hour.
-            CheckResume(settings);
+            ModelFiles.CheckResume(settings.Checkpoint, settings.Resume);
             var precision = PrecisionOption.Check(settings.Precision);
             (string?, string)[] inputs = [(settings.Data, "the --data"), (settings.Backbone, "the --backbone file"), (settings.Teacher, "the --teacher"), (settings.TeacherMeanImage, "the --teacher-mean-image")];
             InputOutputOverlap.Refuse(settings.Output, "output", [.. inputs, (settings.Metrics, "the --metrics file")]);
@@ -161,22 +161,6 @@ public sealed class PretrainCommand : Command<PretrainCommand.Settings>
             AnsiConsole.MarkupLine($"metrics: {Markup.Escape(metrics.CsvPath)}, {Markup.Escape(metrics.JsonPath)}");
             return 0;
         });
-
-    /// <summary>
-    /// Like <c>efficientcnn search</c>: a checkpoint is continued only when asked (<c>--resume</c>), and <c>--resume</c>
-    /// needs a checkpoint, so neither a finished run is silently extended nor a typo in the folder starts afresh.
-    /// </summary>
-    private static void CheckResume(Settings settings)
-    {
-        if (settings.Checkpoint is null) return;
-        ModelFiles.CheckWritableFolder(settings.Checkpoint, "checkpoint");
-        var checkpoint = new TrainingCheckpoint(settings.Checkpoint);
-        string folder = Path.GetFullPath(settings.Checkpoint);
-        if (checkpoint.Exists && !settings.Resume)
-            throw new ArgumentException($"--checkpoint {folder} already holds a training checkpoint ({Path.GetFileName(checkpoint.FilePath)}): pass --resume to continue that run, or choose another --checkpoint folder.", "checkpoint");
-        if (!checkpoint.Exists && settings.Resume)
-            throw new ArgumentException($"--resume: {folder} holds no training checkpoint ({Path.GetFileName(checkpoint.FilePath)}) to continue; point --checkpoint at the run's folder, or drop --resume to start afresh.", "resume");
-    }
 
     /// <summary>Feature distillation from --teacher into the zoo backbone, then the same ONNX export.</summary>
     private static int Distill(Settings settings, ImageDataset data, MetricsLog metrics, Stopwatch watch, CancellationToken cancellationToken)
