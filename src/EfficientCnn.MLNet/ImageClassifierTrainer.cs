@@ -91,6 +91,13 @@ public sealed class ImageClassifierTrainer : ITrainerEstimator<OnnxImageTransfor
         /// <summary>Fraction of each class held out for validation when <see cref="ValidationSet"/> is null; 0 for none.</summary>
         public double ValidationFraction { get; set; }
 
+        /// <summary>
+        /// Text column naming each row's group (frames of one sprite, photos of one object): rows of a group stay on the
+        /// same side of the <see cref="ValidationFraction"/> split, as with <c>TrainTestSplit</c>'s
+        /// <c>samplingKeyColumnName</c>; null (default) splits row by row.
+        /// </summary>
+        public string? SamplingKeyColumnName { get; set; }
+
         /// <summary>Stop after this many epochs without a better validation accuracy; null to run all epochs.</summary>
         public int? EarlyStoppingPatience { get; set; }
 
@@ -197,7 +204,7 @@ public sealed class ImageClassifierTrainer : ITrainerEstimator<OnnxImageTransfor
         ArgumentNullException.ThrowIfNull(input);
         var classes = CheckLabel(input.Schema);
         ImageColumn.Check(input.Schema, options.ImageColumnName);
-        var train = ReadDataset(input, classes, "training data");
+        var train = ReadDataset(input, classes, "training data", readGroups: options.ValidationSet is null);
         ImageDataset? validation = null;
         if (options.ValidationSet is { } v)
         {
@@ -294,20 +301,29 @@ public sealed class ImageClassifierTrainer : ITrainerEstimator<OnnxImageTransfor
         $"Label column '{options.LabelColumnName}' is {found}; expected a key type with text key values " +
         $"(add mlContext.Transforms.Conversion.MapValueToKey(\"{options.LabelColumnName}\") before the trainer).";
 
-    private ImageDataset ReadDataset(IDataView data, string[] classes, string what)
+    private static DataViewSchema.Column GroupColumn(DataViewSchema schema, string name) =>
+        schema.GetColumnOrNull(name) is { Type: TextDataViewType } column ? column
+            : throw new ArgumentOutOfRangeException(nameof(Options.SamplingKeyColumnName),
+                $"SamplingKeyColumnName '{name}' must name a text column of the training data; it is {(schema.GetColumnOrNull(name) is { } c ? c.Type.ToString() : "missing")}.");
+
+    private ImageDataset ReadDataset(IDataView data, string[] classes, string what, bool readGroups = false)
     {
         var imageColumn = data.Schema[ImageColumn.Check(data.Schema, options.ImageColumnName)];
         var labelColumn = data.Schema[options.LabelColumnName];
+        DataViewSchema.Column? groupColumn = readGroups && options.SamplingKeyColumnName is { } name ? GroupColumn(data.Schema, name) : null;
         var items = new List<LabeledImage>();
-        using var cursor = data.GetRowCursor([imageColumn, labelColumn]);
+        using var cursor = data.GetRowCursor(groupColumn is { } gc ? [imageColumn, labelColumn, gc] : [imageColumn, labelColumn]);
         var readImage = ImageColumn.Reader(cursor, imageColumn, options.ImageFolder);
         var readLabel = cursor.GetGetter<uint>(labelColumn);
+        var readGroup = groupColumn is { } g ? cursor.GetGetter<ReadOnlyMemory<char>>(g) : null;
         uint key = 0;
+        ReadOnlyMemory<char> group = default;
         while (cursor.MoveNext())
         {
             readLabel(ref key);
             if (key == 0 || key > classes.Length) continue; // missing label: ML.NET trainers skip such rows too
-            items.Add(new LabeledImage(readImage(), (int)key - 1));
+            readGroup?.Invoke(ref group);
+            items.Add(new LabeledImage(readImage(), (int)key - 1, readGroup is null || group.IsEmpty ? null : group.ToString()));
         }
         return new ImageDataset(classes, items, $"{what} (column '{options.ImageColumnName}')").EnsureTrainable();
     }

@@ -56,6 +56,17 @@ public sealed class CarelessUserTests
     }
 
     [Test]
+    public void AGroupPatternThatCannotGroupIsRefusedBeforeTraining()
+    {
+        string model = Path.Combine(folder, "m.zip");
+        Assert.That(CliRunner.Run(out var invalid, "train", "--data", TrainingFixtures.Clipart4, "--output", model, "--group-pattern", "(unclosed"), Is.EqualTo(1), invalid);
+        Assert.That(invalid, Does.Contain("--group-pattern '(unclosed' is not a valid regular expression"));
+        Assert.That(CliRunner.Run(out var none, "train", "--data", TrainingFixtures.Clipart4, "--output", model, "--group-pattern", "^zzz"), Is.EqualTo(1), none);
+        Assert.That(none, Does.Contain("--group-pattern '^zzz' matches none of the 220 file names"));
+        Assert.That(File.Exists(model), Is.False);
+    }
+
+    [Test]
     public void AnUnexpectedErrorPrintsOneLineAndWhereTheTraceIs()
     {
         var writer = new StringWriter();

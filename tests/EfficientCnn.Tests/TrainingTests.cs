@@ -85,6 +85,48 @@ public class TrainingTests
     }
 
     [Test]
+    public void GroupedSplitKeepsEachGroupOnOneSide()
+    {
+        // 4 classes x 6 units x 5 frames, named unit-frame.png as game sprites are.
+        var items = Enumerable.Range(0, 4).SelectMany(label => Enumerable.Range(0, 6).SelectMany(unit => Enumerable.Range(0, 5)
+            .Select(frame => new LabeledImage(ImageInput.FromFile($"/data/c{label}/u{label}x{unit}-walk-{frame}.png"), label)))).ToArray();
+        var data = new ImageDataset(["a", "b", "c", "d"], items, "sprites");
+        var grouped = data.WithGroups(new System.Text.RegularExpressions.Regex("^([^-]+)-"));
+        Assert.That(grouped.Items.Select(i => i.Group).Distinct().Count(), Is.EqualTo(24));
+
+        var (train, validation) = grouped.StratifiedSplit(0.2, seed: 1);
+        var trainUnits = train.Items.Select(i => i.Group).ToHashSet();
+        Assert.That(validation.Items.Where(i => trainUnits.Contains(i.Group)), Is.Empty, "a unit's frames sit on both sides");
+        Assert.That(validation.ClassCounts(), Is.EqualTo(new[] { 5, 5, 5, 5 }), "one unit of six per class is closest to 20 %");
+        Assert.That(train.Count + validation.Count, Is.EqualTo(data.Count));
+
+        // Without groups the same data splits frame by frame: frames of one unit land on both sides.
+        var (plainTrain, plainValidation) = data.StratifiedSplit(0.2, seed: 1);
+        var unitOf = (LabeledImage i) => Path.GetFileName(i.Image.Name).Split('-')[0];
+        Assert.That(plainValidation.Items.Select(unitOf).Intersect(plainTrain.Items.Select(unitOf)), Is.Not.Empty);
+
+        // A class with a single group keeps it for training.
+        var lonely = new ImageDataset(["a", "b"], [.. items.Take(10).Select(i => i with { Group = "one" }), .. items.Skip(30).Take(10)], "lonely");
+        var (lonelyTrain, _) = lonely.StratifiedSplit(0.5, seed: 0);
+        Assert.That(lonelyTrain.ClassCounts()[0], Is.EqualTo(10));
+
+        var e = Assert.Throws<ArgumentException>(() => data.WithGroups(new System.Text.RegularExpressions.Regex("^zzz"), "--group-pattern"));
+        Assert.That(e!.Message, Does.Contain("--group-pattern").And.Contain("'^zzz'").And.Contain("u0x0-walk-0.png"));
+    }
+
+    [Test]
+    public void CsvGroupColumnGroupsTheSplit()
+    {
+        string csv = Path.Combine(folder, "groups.csv");
+        File.WriteAllLines(csv, ["path,label,group", .. Enumerable.Range(0, 40).Select(i => $"{i}.png,{(i % 2 == 0 ? "cat" : "dog")},{(i % 2 == 0 ? "cat" : "dog")}{i / 8}")]);
+        var data = ImageDataset.FromCsv(csv);
+        Assert.That(data.Items.Select(i => i.Group).Distinct().Count(), Is.EqualTo(10));
+        var (train, validation) = data.StratifiedSplit(0.25, seed: 2);
+        Assert.That(validation.Items.Select(i => i.Group).Intersect(train.Items.Select(i => i.Group)), Is.Empty);
+        Assert.That(validation.Count, Is.EqualTo(8), "one group of four per class is the closest to a quarter of twenty");
+    }
+
+    [Test]
     public void LoaderNamesABadImageOrSkipsAndCountsIt()
     {
         TrainingFixtures.WriteStripes(folder, 3, 24);

@@ -51,7 +51,8 @@ public sealed class TrainingResult
 /// Fine-tunes a backbone with a new head on an <see cref="ImageDataset"/>: streaming batches with parallel decode and
 /// augmentation, AdamW or SGD with warm-up + cosine decay, label smoothing, optional AGC, validation with early stopping
 /// and best-epoch restore, a checkpoint per epoch with resume, and cancellation that keeps the best model so far.
-/// <see cref="TrainScope.HeadOnly"/> computes the features once and trains only the head (ML.NET's bottleneck cache).
+/// <see cref="TrainScope.HeadOnly"/> computes the features once (ML.NET's bottleneck cache) and fits the head on all of
+/// them at each step (<see cref="SoftmaxRegression"/>); LP-FT's linear probe is such a run.
 /// </summary>
 /// <remarks>
 /// Determinism: the head initialisation, the data order, every augmentation draw and dropout derive from
@@ -60,6 +61,9 @@ public sealed class TrainingResult
 /// </remarks>
 public sealed class ClassifierTrainer
 {
+    /// <summary>Full-batch steps of a head-only epoch: 10 linear-probe epochs at the head rate are the 300 steps a probe converges in.</summary>
+    public const int FullBatchStepsPerEpoch = 30;
+
     /// <summary>Creates a trainer with validated options.</summary>
     /// <remarks>Applies <see cref="Runtime.TorchRuntime.Configure"/> (malloc tuning, threads) unless the process already did: libtorch runs several times slower without it.</remarks>
     public ClassifierTrainer(ClassifierTrainingOptions? options = null)
@@ -145,13 +149,16 @@ public sealed class ClassifierTrainer
         return (probabilities, seen == 0 ? double.NaN : lossSum / seen, seen == 0 ? double.NaN : (double)correct / seen);
     }
 
-    /// <summary>A batch as an [N, 3, R, R] tensor in channels-last memory order (oneDNN convolutions skip a reorder).</summary>
+    /// <summary>
+    /// A batch as a contiguous [N, 3, R, R] tensor. Not channels-last, although oneDNN would skip a reorder: libtorch
+    /// 2.10's CPU 1x1 stride-2 convolution (ResNet's stage-4 shortcut, 256->512) computes wrong values on channels-last
+    /// input, so training saw other features than ONNX Runtime computes for the exported model (docs/known-issues.md).
+    /// </summary>
     internal static Tensor ToInput(ImageBatch batch, int resolution, Device device)
     {
         int len = 3 * resolution * resolution;
         var data = batch.Pixels.Length == batch.Count * len ? batch.Pixels : batch.Pixels.AsSpan(0, batch.Count * len).ToArray();
         var x = tensor(data, [batch.Count, 3, resolution, resolution]);
-        x = x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
         return device.type == DeviceType.CPU ? x : x.to(device);
     }
 
@@ -275,10 +282,10 @@ public sealed class ClassifierTrainer
             if (validation is not null) valFeatures = CacheFeatures(validation, out valLabels);
             foreach (var p in model.FeatureExtractor.parameters()) p.requires_grad = false;
             var head = model.Head;
-            var optimizer = CreateOptimizer(head.parameters().ToList());
+            var linear = head.modules().OfType<Linear>().Single();
+            using var regression = new SoftmaxRegression(trainFeatures, trainLabels, train.Classes.Count);
             int n = (int)trainFeatures.shape[0];
-            int stepsPerEpoch = StepsPerEpoch(n);
-            var schedule = new LearningRateSchedule(o.EffectiveLearningRate, (long)stepsPerEpoch * o.Epochs, (long)Math.Round(o.WarmupEpochs * stepsPerEpoch));
+            var schedule = new LearningRateSchedule(o.EffectiveLearningRate, (long)FullBatchStepsPerEpoch * o.Epochs, (long)Math.Round(o.WarmupEpochs * FullBatchStepsPerEpoch));
             int sinceBest = 0;
             bool stoppedEarly = false, cancelled = false;
             long step = 0;
@@ -286,27 +293,13 @@ public sealed class ClassifierTrainer
             {
                 if (cancel.IsCancellationRequested) { cancelled = true; break; }
                 var watch = Stopwatch.StartNew();
-                random.manual_seed(o.Seed * 7919L + epoch);
-                head.train();
-                var order = Enumerable.Range(0, n).ToArray();
-                ImageAugmentation.CreateRandom(o.Seed, epoch, -1).Shuffle(order);
-                double lossSum = 0, lr = 0;
-                long correct = 0;
-                for (int start = 0; start < n; start += o.BatchSize)
+                double loss = 0, lr = 0;
+                for (int i = 0; i < FullBatchStepsPerEpoch; i++)
                 {
-                    using var scope = NewDisposeScope();
-                    var index = tensor(order.Skip(start).Take(o.BatchSize).Select(i => (long)i).ToArray(), device: device);
                     lr = schedule.At(step++);
-                    foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
-                    optimizer.zero_grad();
-                    var logits = head.call(trainFeatures.index_select(0, index));
-                    var y = trainLabels.index_select(0, index);
-                    var loss = nn.functional.cross_entropy(logits, y, label_smoothing: o.LabelSmoothing);
-                    loss.backward();
-                    optimizer.step();
-                    lossSum += loss.item<float>() * index.shape[0];
-                    correct += logits.argmax(1).eq(y).sum().item<long>();
+                    loss = regression.Step(lr);
                 }
+                regression.CopyTo(linear);
                 head.eval();
                 double? valLoss = null, valAccuracy = null;
                 if (valFeatures is not null)
@@ -317,7 +310,7 @@ public sealed class ClassifierTrainer
                     valLoss = nn.functional.cross_entropy(logits, valLabels!).item<float>();
                     valAccuracy = logits.argmax(1).eq(valLabels!).to_type(ScalarType.Float64).mean().item<double>();
                 }
-                var metrics = new EpochMetrics(epoch + 1, lossSum / n, (double)correct / n, valLoss, valAccuracy, lr, watch.Elapsed.TotalSeconds,
+                var metrics = new EpochMetrics(epoch + 1, loss, regression.TrainAccuracy(), valLoss, valAccuracy, lr, watch.Elapsed.TotalSeconds,
                     n / Math.Max(1e-9, watch.Elapsed.TotalSeconds));
                 history.Add(metrics);
                 sinceBest = TrackBest(metrics) ? 0 : sinceBest + 1;

@@ -242,8 +242,9 @@ public sealed class FunctionMatchingDistiller
         var mean = tensor(spec.Mean.ToArray()).view(1, 3, 1, 1);
         var std = tensor(spec.Std.ToArray()).view(1, 3, 1, 1);
         var x = (rgb255 / 255f - mean) / std;
-        if (spec.ChannelOrder == ChannelOrder.Bgr) x = x.flip(1);
-        return x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2); // channels-last: oneDNN skips a reorder
+        // Contiguous NCHW, never channels-last: libtorch 2.10's CPU 1x1 stride-2 convolution (ResNet's stage-4 shortcut,
+        // 256->512) computes wrong values on channels-last input (docs/known-issues.md).
+        return spec.ChannelOrder == ChannelOrder.Bgr ? x.flip(1) : x;
     }
 
     /// <summary>A seeded permutation of the training rows per pass, so the rows of any step are known without replaying the run.</summary>

@@ -6,7 +6,11 @@ namespace EfficientCnn.Backbones.Training;
 /// <summary>One training example: an image and the index of its class in <see cref="ImageDataset.Classes"/>.</summary>
 /// <param name="Image">The image (file, encoded bytes or pixels).</param>
 /// <param name="Label">Class index, 0-based.</param>
-public sealed record LabeledImage(ImageInput Image, int Label);
+/// <param name="Group">
+/// Images sharing a group (frames of one sprite, photos of one object or patient) stay on the same side of a
+/// validation split, so validation measures images of things never trained on; null for an image on its own.
+/// </param>
+public sealed record LabeledImage(ImageInput Image, int Label, string? Group = null);
 
 /// <summary>
 /// A labelled image collection: class names plus (image, class index) items. Images are referenced, not loaded, so a
@@ -81,7 +85,7 @@ public sealed class ImageDataset
 
     /// <summary>
     /// Reads a CSV with a header holding the columns <c>path</c> and <c>label</c> (and optionally <c>split</c>, as
-    /// written by shared/datasets/build.py). Relative paths are resolved against <paramref name="imageRoot"/> (default:
+    /// written by shared/datasets/build.py, and <c>group</c>: see <see cref="LabeledImage.Group"/>). Relative paths are resolved against <paramref name="imageRoot"/> (default:
     /// the CSV's folder). Classes are the distinct labels, sorted ordinally.
     /// </summary>
     /// <param name="csvPath">The CSV file.</param>
@@ -93,13 +97,13 @@ public sealed class ImageDataset
         ArgumentException.ThrowIfNullOrEmpty(csvPath);
         var table = CsvTable.Read(csvPath);
         if (table.Header.Count == 0) throw new InvalidDataException($"CSV file '{csvPath}' is empty: expected a header 'path,label'.");
-        int pathCol = table.Column("path"), labelCol = table.Column("label"), splitCol = table.Column("split");
+        int pathCol = table.Column("path"), labelCol = table.Column("label"), splitCol = table.Column("split"), groupCol = table.Column("group");
         if (pathCol < 0 || labelCol < 0)
             throw new InvalidDataException($"CSV file '{csvPath}' line 1: the header must name the columns 'path' and 'label', got '{string.Join(",", table.Header)}'.");
         if (split is not null && splitCol < 0)
             throw new InvalidDataException($"CSV file '{csvPath}' has no 'split' column to select split '{split}' from.");
         string root = imageRoot ?? Path.GetDirectoryName(Path.GetFullPath(csvPath))!;
-        var rows = new List<(string Path, string Label)>();
+        var rows = new List<(string Path, string Label, string? Group)>();
         foreach (var (line, fields) in table.Rows)
         {
             if (fields.Count < table.Header.Count)
@@ -108,11 +112,12 @@ public sealed class ImageDataset
             string path = fields[pathCol].Trim(), label = fields[labelCol].Trim();
             if (path.Length == 0 || label.Length == 0)
                 throw new InvalidDataException($"CSV file '{csvPath}' line {line}: empty path or label.");
-            rows.Add((Path.IsPathRooted(path) ? path : Path.Combine(root, path), label));
+            string? group = groupCol < 0 || fields[groupCol].Trim().Length == 0 ? null : fields[groupCol].Trim();
+            rows.Add((Path.IsPathRooted(path) ? path : Path.Combine(root, path), label, group));
         }
         var classes = rows.Select(r => r.Label).Distinct().Order(StringComparer.Ordinal).ToArray();
         var index = classes.Select((c, i) => (c, i)).ToDictionary(p => p.c, p => p.i, StringComparer.Ordinal);
-        return new ImageDataset(classes, rows.Select(r => new LabeledImage(ImageInput.FromFile(r.Path), index[r.Label])).ToArray(),
+        return new ImageDataset(classes, rows.Select(r => new LabeledImage(ImageInput.FromFile(r.Path), index[r.Label], r.Group)).ToArray(),
             split is null ? csvPath : $"{csvPath} (split {split})");
     }
 
@@ -148,7 +153,9 @@ public sealed class ImageDataset
 
     /// <summary>
     /// Splits off a validation set: about <paramref name="fraction"/> of each class (at least one image of every class
-    /// with two or more), chosen with <paramref name="seed"/>. Deterministic.
+    /// with two or more), chosen with <paramref name="seed"/>. Images of one <see cref="LabeledImage.Group"/> go to the
+    /// same side (a group counts for the class most of its images have), as ML.NET's <c>samplingKeyColumnName</c> does,
+    /// so near-copies cannot sit on both sides; without groups every image is its own group. Deterministic.
     /// </summary>
     /// <exception cref="ArgumentException"><paramref name="fraction"/> outside (0, 1).</exception>
     public (ImageDataset Train, ImageDataset Validation) StratifiedSplit(double fraction, int seed)
@@ -158,17 +165,63 @@ public sealed class ImageDataset
         var rng = new Random(seed);
         var train = new List<int>();
         var validation = new List<int>();
-        foreach (var group in Enumerable.Range(0, Count).GroupBy(i => Items[i].Label))
+        foreach (var perClass in SplitUnits().GroupBy(unit => unit.Label))
         {
-            var members = group.ToArray();
-            rng.Shuffle(members);
-            int take = members.Length < 2 ? 0 : Math.Clamp((int)Math.Round(members.Length * fraction), 1, members.Length - 1);
-            validation.AddRange(members.Take(take));
-            train.AddRange(members.Skip(take));
+            var units = perClass.ToArray();
+            rng.Shuffle(units);
+            int images = units.Sum(u => u.Members.Length);
+            int target = images < 2 ? 0 : Math.Clamp((int)Math.Round(images * fraction), 1, images - 1);
+            int taken = 0, unitsTaken = 0;
+            foreach (var unit in units)
+            {
+                // A unit joins validation when that brings the count closer to the target; the last unit always trains.
+                bool closer = Math.Abs(taken + unit.Members.Length - target) < Math.Abs(taken - target);
+                if (closer && unitsTaken < units.Length - 1)
+                {
+                    validation.AddRange(unit.Members);
+                    taken += unit.Members.Length;
+                    unitsTaken++;
+                }
+                else train.AddRange(unit.Members);
+            }
         }
         train.Sort();
         validation.Sort();
         return (Subset(train, $"{Source} (train part)"), Subset(validation, $"{Source} (validation part)"));
+    }
+
+    /// <summary>The units a split moves whole: each group, each image without one; labelled by their commonest class.</summary>
+    private IEnumerable<(int Label, int[] Members)> SplitUnits()
+    {
+        var groups = new Dictionary<string, List<int>>(StringComparer.Ordinal);
+        var units = new List<List<int>>();
+        for (int i = 0; i < Count; i++)
+        {
+            if (Items[i].Group is not { } key) { units.Add([i]); continue; }
+            if (!groups.TryGetValue(key, out var members)) units.Add(groups[key] = members = []);
+            members.Add(i);
+        }
+        return units.Select(members => (members.GroupBy(i => Items[i].Label).OrderByDescending(g => g.Count()).ThenBy(g => g.Key).First().Key, members.ToArray()));
+    }
+
+    /// <summary>
+    /// The same images with <see cref="LabeledImage.Group"/> set from their file names: the first capture group of
+    /// <paramref name="pattern"/> (or the whole match when it has none); an image whose name does not match is a group
+    /// of its own. E.g. <c>^[^-]+</c> groups <c>arbiter-blade-s-4.png</c> with every other <c>arbiter-*</c> frame.
+    /// </summary>
+    /// <exception cref="ArgumentException">The pattern matches none of the file names (one is named).</exception>
+    public ImageDataset WithGroups(System.Text.RegularExpressions.Regex pattern, string option = "group pattern")
+    {
+        ArgumentNullException.ThrowIfNull(pattern);
+        var items = Items.Select(item =>
+        {
+            var match = pattern.Match(Path.GetFileName(item.Image.Name));
+            string? key = !match.Success ? null : match.Groups.Count > 1 && match.Groups[1].Success ? match.Groups[1].Value : match.Value;
+            return item with { Group = key };
+        }).ToArray();
+        if (Count > 0 && items.All(i => i.Group is null))
+            throw new ArgumentException($"The {option} '{pattern}' matches none of the {Count} file names in {Source} (e.g. '{Path.GetFileName(Items[0].Image.Name)}').", nameof(pattern));
+        return new ImageDataset(Classes, items, Source);
     }
 
     /// <summary>

@@ -22,11 +22,14 @@ public sealed class LinearProbe
         (validationInput, validationLabels) = Decode(validation, spec);
     }
 
+    /// <summary>Full-batch steps of the softmax regression.</summary>
+    private const int Steps = 300;
+
     /// <summary>What the probe measures (shown in logs and metrics).</summary>
     public string Name { get; }
 
     /// <summary>Validation accuracy of a softmax regression on <paramref name="backbone"/>'s features (eval mode, no gradients).</summary>
-    public double Accuracy(Backbone backbone, int seed = 0)
+    public double Accuracy(Backbone backbone)
     {
         using var scope = NewDisposeScope();
         backbone.eval();
@@ -36,23 +39,9 @@ public sealed class LinearProbe
             trainFeatures = Features(backbone, trainInput);
             validationFeatures = Features(backbone, validationInput);
         }
-        var mean = trainFeatures.mean([0], keepdim: true);
-        var std = trainFeatures.std(0, keepdim: true) + 1e-6;
-        trainFeatures = (trainFeatures - mean) / std;
-        validationFeatures = (validationFeatures - mean) / std;
-        random.manual_seed(seed);
-        var weight = new TorchSharp.Modules.Parameter(zeros(trainFeatures.shape[1], classes));
-        var bias = new TorchSharp.Modules.Parameter(zeros(classes));
-        var optimizer = optim.Adam([weight, bias], lr: 0.01);
-        for (int step = 0; step < 300; step++)
-        {
-            optimizer.zero_grad();
-            var loss = nn.functional.cross_entropy(trainFeatures.matmul(weight) + bias, trainLabels) + 1e-3 * weight.pow(2).sum();
-            loss.backward();
-            optimizer.step();
-        }
-        using (no_grad())
-            return (validationFeatures.matmul(weight) + bias).argmax(1).eq(validationLabels).to_type(ScalarType.Float32).mean().item<float>();
+        using var regression = new SoftmaxRegression(trainFeatures, trainLabels, classes);
+        for (int step = 0; step < Steps; step++) regression.Step(0.01);
+        return regression.Logits(validationFeatures).argmax(1).eq(validationLabels).to_type(ScalarType.Float32).mean().item<float>();
     }
 
     private static Tensor Features(Backbone backbone, Tensor input)

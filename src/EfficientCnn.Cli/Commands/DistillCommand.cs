@@ -183,7 +183,7 @@ public sealed class DistillCommand : Command<DistillCommand.Settings>
                 },
                 OnRound = (m, s) =>
                 {
-                    var accuracies = probes.Select(p => p.Accuracy(s, settings.Seed)).ToList();
+                    var accuracies = probes.Select(p => p.Accuracy(s)).ToList();
                     metrics.Append(m, (long)m.Epoch * steps, (long)m.Epoch * steps * settings.BatchSize, accuracies, watch.Elapsed.TotalSeconds);
                     Export(s, spec, output, studentName, teacherSource.Name, images, m, settings);
                     string probed = string.Concat(probes.Zip(accuracies).Select(x => string.Create(CultureInfo.InvariantCulture, $", probe {x.First.Name} {x.Second:P1}")));

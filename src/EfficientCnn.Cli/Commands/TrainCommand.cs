@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using System.Text.RegularExpressions;
 using EfficientCnn.Backbones.Imaging;
 using EfficientCnn.Backbones.Registry;
 using EfficientCnn.Backbones.Training;
@@ -48,6 +49,11 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [Description("Share of each class held out to pick the best epoch and report accuracy (default 0.2; 0 for none).")]
         [DefaultValue(0.2)]
         public double ValidationFraction { get; init; } = 0.2;
+
+        /// <summary>Group pattern.</summary>
+        [CommandOption("--group-pattern <REGEX>")]
+        [Description("Keep images whose file names share this regex's match (its first capture group if it has one) on the same side of the validation split, e.g. '^[^-]+' for frames named unit-action-N.png; a CSV 'group' column does the same.")]
+        public string? GroupPattern { get; init; }
 
         /// <summary>Resolution.</summary>
         [CommandOption("--resolution <R>")]
@@ -105,6 +111,8 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             if (Epochs is < 1) return ValidationResult.Error($"--epochs must be >= 1, got {Epochs}.");
             if (ValidationFraction is < 0 or >= 1) return ValidationResult.Error($"--validation-fraction must be in [0, 1), got {ValidationFraction}.");
             if (IsAuto && ValidationFraction == 0) return ValidationResult.Error("--backbone auto compares candidates on held-out images: --validation-fraction must be > 0.");
+            if (GroupPattern is not null && ParseGroupPattern(GroupPattern) is null) return ValidationResult.Error($"--group-pattern '{GroupPattern}' is not a valid regular expression.");
+            if (GroupPattern is not null && ValidationFraction == 0) return ValidationResult.Error("--group-pattern groups the validation split: --validation-fraction must be > 0.");
             if (Resolution is < 32) return ValidationResult.Error($"--resolution must be >= 32, got {Resolution}.");
             if (ImageLimits.AboveLimit("--resolution", Resolution, ImageLimits.MaxResolution) is { } resolutionLimit) return ValidationResult.Error(resolutionLimit);
             if (ParseScope(Scope) is null) return ValidationResult.Error($"--scope must be all, last or head, got '{Scope}'.");
@@ -115,6 +123,13 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             if (PrecisionOption.Error(Precision) is { } precision) return ValidationResult.Error(precision);
             return ValidationResult.Success();
         }
+    }
+
+    /// <summary>The --group-pattern regex; null when it does not parse.</summary>
+    public static Regex? ParseGroupPattern(string pattern)
+    {
+        try { return new Regex(pattern, RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1)); }
+        catch (ArgumentException) { return null; }
     }
 
     /// <summary>all, last or head as a <see cref="TrainScope"/>; null when unknown.</summary>
@@ -150,6 +165,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             if (!settings.IsAuto) BackboneSource.Resolve(settings.Backbone);
             var precision = PrecisionOption.Check(settings.Precision);
             var data = ImageData.Load(settings.Data!, "train").EnsureTrainable();
+            if (settings.GroupPattern is not null) data = data.WithGroups(ParseGroupPattern(settings.GroupPattern)!, "--group-pattern");
             InputOutputOverlap.Refuse(output, "output", data.Items.Select(i => (i.Image.Path, "the training image")));
             var counts = data.ClassCounts();
             AnsiConsole.WriteLine($"Data: {data.Count} images, {data.Classes.Count} classes ({string.Join(", ", data.Classes.Select((c, i) => $"{c} {counts[i]}"))})");
