@@ -152,15 +152,14 @@ public sealed class DistillCommand : Command<DistillCommand.Settings>
             using var images = PackedImages.Open(settings.Data!);
             var teacherSource = BackboneSource.Resolve(settings.Teacher);
             var teacherSpec = settings.TeacherMeanImage is { } prep
-                ? MeanImagePreprocessing.Read(prep, teacherSource.DefaultPreprocessing().Resolution)
-                : teacherSource.DefaultPreprocessing();
+                ? MeanImagePreprocessing.Read(prep, teacherSource.Preprocessing.Resolution)
+                : teacherSource.Preprocessing;
             var teacher = NativeTeacher(teacherSource);
-            // A teacher-initialised student keeps the teacher's input convention; a zoo student gets ImageNet's.
+            // A teacher-initialised student keeps the teacher's input convention; any other student its own backbone's.
             var ranks = settings.FactorizeTeacher is null ? null : Settings.ParseRanks(settings.FactorizeTeacher);
-            Backbone student = ranks is not null
-                ? OnnxWeightTransfer.ResNetFromOnnx(teacherSource.Path!, ranks)
-                : BackboneSource.Resolve(settings.Student).CreateFeatureExtractor(settings.Seed);
-            var spec = ranks is not null ? teacherSpec with { Resolution = settings.Resolution } : Backbones.Imaging.PreprocessingSpec.ImageNet(settings.Resolution);
+            var studentSource = ranks is null ? BackboneSource.Resolve(settings.Student).WithPreprocessing(resolution: settings.Resolution) : null;
+            Backbone student = studentSource?.CreateFeatureExtractor(settings.Seed) ?? OnnxWeightTransfer.ResNetFromOnnx(teacherSource.Path!, ranks!);
+            var spec = studentSource?.Preprocessing ?? teacherSpec with { Resolution = settings.Resolution };
             string studentName = ranks is not null ? $"{Path.GetFileNameWithoutExtension(teacherSource.Name)} Tucker-2 {settings.FactorizeTeacher}" : settings.Student!;
             var probes = settings.Probe.Select(p => CreateProbe(p, spec, settings.Seed)).ToList();
             var profile = ModelProfiler.Profile(student, settings.Resolution);

@@ -28,7 +28,7 @@ public sealed class PretrainCommand : Command<PretrainCommand.Settings>
 
         /// <summary>Zoo variant to train.</summary>
         [CommandOption("--backbone <NAME>")]
-        [Description("Zoo variant to pretrain from random initialisation.")]
+        [Description("Zoo variant or architecture spec .json to pretrain from random initialisation (or an .onnx backbone to train further); its own preprocessing is used, at --resolution.")]
         [DefaultValue("mobilenet_v2_0.5")]
         public string Backbone { get; init; } = "mobilenet_v2_0.5";
 
@@ -121,7 +121,9 @@ public sealed class PretrainCommand : Command<PretrainCommand.Settings>
             var data = ImageDataset.Load(settings.Data!, split: File.Exists(settings.Data) ? "train" : null).EnsureTrainable();
             InputOutputOverlap.Refuse(settings.Output, "output", data.Items.Select(i => (i.Image.Path, "the training image")));
             var (train, validation) = data.StratifiedSplit(0.1, settings.Seed);
-            var spec = PreprocessingSpec.ImageNet(settings.Resolution);
+            // The one place the backbone string is parsed; its own preprocessing (mean, std, resize) at --resolution.
+            var source = BackboneSource.Resolve(settings.Backbone).WithPreprocessing(resolution: settings.Resolution);
+            var spec = source.Preprocessing;
             var metrics = new MetricsLog(settings.Metrics ?? MetricsLog.NextTo(settings.Output!),
                 new MetricsRunInfo(settings.Teacher is null ? "pretrain" : "pretrain --teacher", settings.Backbone, settings.Resolution, data.Source, settings.Seed,
                     PrecisionOption.Describe(precision), settings.Teacher),
@@ -130,14 +132,13 @@ public sealed class PretrainCommand : Command<PretrainCommand.Settings>
             var watch = Stopwatch.StartNew();
             AnsiConsole.MarkupLine($"pretraining [bold]{Markup.Escape(settings.Backbone)}[/] at {settings.Resolution} px in {PrecisionOption.Describe(precision)} on {train.Count} images " +
                                    $"({data.Classes.Count} classes, {validation.Count} held out) from {Markup.Escape(data.Source)}");
-            if (settings.Teacher is not null) return Distill(settings, data, metrics, watch, cancellation.Token);
+            if (settings.Teacher is not null) return Distill(settings, source, data, metrics, watch, cancellation.Token);
             var options = new ClassifierTrainingOptions
             {
                 Epochs = settings.Epochs, BatchSize = settings.BatchSize, LearningRate = settings.LearningRate, WarmupEpochs = 2, WeightDecay = 0.02,
                 Seed = settings.Seed, CheckpointDirectory = settings.Checkpoint, Resume = settings.Resume, OnBadImage = BadImagePolicy.Skip, HeadDropRate = 0.2,
                 Augmentation = ImageAugmentation.Default with { MinScale = 0.25f }, Precision = precision,
             };
-            var source = BackboneSource.Resolve(settings.Backbone);
             var result = TrainingConsole.Run(settings.Epochs, m =>
             {
                 AnsiConsole.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -163,15 +164,15 @@ public sealed class PretrainCommand : Command<PretrainCommand.Settings>
         });
 
     /// <summary>Feature distillation from --teacher into the zoo backbone, then the same ONNX export.</summary>
-    private static int Distill(Settings settings, ImageDataset data, MetricsLog metrics, Stopwatch watch, CancellationToken cancellationToken)
+    private static int Distill(Settings settings, BackboneSource studentSource, ImageDataset data, MetricsLog metrics, Stopwatch watch, CancellationToken cancellationToken)
     {
         var teacherSource = BackboneSource.Resolve(settings.Teacher);
         var teacherSpec = settings.TeacherMeanImage is { } prep
-            ? MeanImagePreprocessing.Read(prep, teacherSource.DefaultPreprocessing().Resolution)
-            : teacherSource.DefaultPreprocessing();
+            ? MeanImagePreprocessing.Read(prep, teacherSource.Preprocessing.Resolution)
+            : teacherSource.Preprocessing;
         var teacher = teacherSource.CreateFeatureExtractor();
-        var student = BackboneSource.Resolve(settings.Backbone).CreateFeatureExtractor(settings.Seed);
-        var spec = PreprocessingSpec.ImageNet(settings.Resolution);
+        var student = studentSource.CreateFeatureExtractor(settings.Seed);
+        var spec = studentSource.Preprocessing;
         AnsiConsole.MarkupLine($"distilling [bold]{Markup.Escape(teacherSource.Name)}[/] ({teacher.FeatureDim} features at {teacherSpec.Resolution} px) into " +
                                $"[bold]{Markup.Escape(settings.Backbone)}[/] at {settings.Resolution} px on {data.Count} images from {Markup.Escape(data.Source)}");
         var history = TrainingConsole.Run(settings.Epochs, m =>
@@ -188,7 +189,7 @@ public sealed class PretrainCommand : Command<PretrainCommand.Settings>
         var last = history.LastOrDefault();
         var bytes = OnnxExporter.ExportBytes(student, new OnnxExportOptions
         {
-            VariantName = settings.Backbone, IncludeHead = false, Preprocessing = spec,
+            VariantName = studentSource.Name, IncludeHead = false, Preprocessing = spec,
             WeightsProvenance = string.Create(CultureInfo.InvariantCulture,
                 $"efficientcnn pretrain: features distilled from {teacherSource.Name} on {data.Source} ({data.Count} images, labels unused), {history.Count} epochs at {settings.Resolution} px, held-out cosine {last?.ValidationAccuracy:F3}, seed {settings.Seed}"),
         });

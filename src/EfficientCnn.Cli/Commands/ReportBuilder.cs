@@ -1,4 +1,5 @@
 using EfficientCnn.Backbones.Training;
+using EfficientCnn.MLNet.Experiments;
 using Spectre.Console;
 using EfficientCnn.Cli.Reports;
 

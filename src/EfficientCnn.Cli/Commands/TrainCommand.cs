@@ -1,7 +1,11 @@
 using System.ComponentModel;
 using EfficientCnn.Backbones.Imaging;
 using EfficientCnn.Backbones.Registry;
+using EfficientCnn.Backbones.Runtime;
 using EfficientCnn.Backbones.Training;
+using EfficientCnn.MLNet;
+using EfficientCnn.MLNet.Experiments;
+using EfficientCnn.Cli.Terminal;
 using Microsoft.ML;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -127,7 +131,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
     };
 
     /// <summary>Refuses to save a model when fewer than two training images could be read (the trainer skips unreadable ones).</summary>
-    private static void EnsureSomethingWasLearned(ClassifierTraining training, TrainingResult result)
+    private static void EnsureSomethingWasLearned(ImageClassificationData training, TrainingResult result)
     {
         var bad = result.BadImages.Images.Select(b => b.Image).ToHashSet(StringComparer.Ordinal);
         int readable = training.Train.Items.Count(i => !bad.Contains(i.Image.Name));
@@ -141,13 +145,15 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken) =>
         OnnxCommandHelpers.Guard(false, () =>
         {
+            // A killed run's scratch checkpoints go first, even when this run fails on its options.
             TemporaryFolders.DeleteOrphans(TemporaryFolders.TrainPrefix);
             // Everything that can be checked is checked before the first epoch: nothing is lost to a typo after an hour.
             string output = ModelFiles.CheckWritableFile(settings.Output!, "output");
             InputOutputOverlap.Refuse(output, "output", (settings.Data, "the --data"), (settings.Backbone, "the --backbone file"));
             if (settings.Report is not null) ModelFiles.CheckWritableFolder(settings.Report, "report");
             if (settings.Checkpoint is not null) ModelFiles.CheckWritableFolder(settings.Checkpoint, "checkpoint");
-            if (!settings.IsAuto) BackboneSource.Resolve(settings.Backbone);
+            // The one place the backbone string is parsed: everything below gets the resolved backbone.
+            var backbone = settings.IsAuto ? null : BackboneSource.Resolve(settings.Backbone);
             var precision = PrecisionOption.Check(settings.Precision);
             var data = ImageData.Load(settings.Data!, "train").EnsureTrainable();
             InputOutputOverlap.Refuse(output, "output", data.Items.Select(i => (i.Image.Path, "the training image")));
@@ -155,19 +161,35 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             AnsiConsole.WriteLine($"Data: {data.Count} images, {data.Classes.Count} classes ({string.Join(", ", data.Classes.Select((c, i) => $"{c} {counts[i]}"))})");
 
             using var cancellation = new ConsoleCancellation(cancellationToken);
-            DateTime? deadline = settings.Time is null ? null : DateTime.UtcNow + SearchCommand.ParseDuration(settings.Time)!.Value;
+            TimeSpan? budget = settings.Time is null ? null : SearchCommand.ParseDuration(settings.Time)!.Value;
             var ml = new MLContext(settings.Seed);
-            var training = new ClassifierTraining(ml, data, settings.ValidationFraction, settings.Seed);
-            var setup = new TrainSetup(settings.Resolution, settings.BatchSize, settings.Seed, settings.Checkpoint, precision);
-            TrainedModel final;
+            var training = new ImageClassificationData(ml, data, settings.ValidationFraction, settings.Seed);
+            var experiment = new ImageClassificationExperiment(ml, new ImageClassificationExperimentOptions
+            {
+                TimeBudget = budget, Epochs = settings.Epochs, MaxLatencyMs = settings.MaxLatencyMs,
+                Trainer = new ImageClassifierTrainerOptions
+                {
+                    Resolution = settings.Resolution, Seed = settings.Seed, CancellationToken = cancellation.Token,
+                    Training = new ClassifierTrainingOptions
+                    {
+                        BatchSize = settings.BatchSize, CheckpointDirectory = settings.Checkpoint, Precision = precision, OnBadImage = BadImagePolicy.Skip,
+                    },
+                },
+                OnMessage = AnsiConsole.WriteLine,
+                RunTrial = TrainingConsole.Run,
+            });
+            TrainedImageClassifier final;
             IReadOnlyList<LeaderboardRow> leaderboard = [];
-            if (settings.IsAuto)
-                (final, leaderboard) = AutoExperiment.Run(training, setup, settings.Epochs, settings.MaxLatencyMs, deadline, cancellation.Token);
+            if (backbone is null)
+            {
+                var outcome = experiment.Run(training.TrainView, training.ValidationView!);
+                LeaderboardTable.Print(outcome);
+                (final, leaderboard) = (outcome.Best, outcome.Leaderboard);
+            }
             else
             {
-                string backbone = BackboneSource.Resolve(settings.Backbone).Path ?? BackboneSource.Resolve(settings.Backbone).Name;
-                AnsiConsole.WriteLine($"Training {backbone} ({settings.Scope}) on {training.Train.Count} images, validating on {training.Validation?.Count ?? 0}");
-                final = training.FitWithinBudget(setup, backbone, ParseScope(settings.Scope)!.Value, settings.Epochs, deadline, cancellation.Token);
+                AnsiConsole.WriteLine($"Training {backbone.Path ?? backbone.Name} ({settings.Scope}) on {training.Train.Count} images, validating on {training.Validation?.Count ?? 0}");
+                final = experiment.Train(training.TrainView, training.ValidationView, backbone, ParseScope(settings.Scope)!.Value, budget);
             }
 
             var result = final.Result;
@@ -177,7 +199,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
                 AnsiConsole.MarkupLineInterpolated($"[yellow]warning:[/] skipped {result.BadImages.Count} unreadable images, e.g. {result.BadImages.Images[0].Image}: {result.BadImages.Images[0].Reason}");
             var pipeline = training.Pipeline(final.Scorer);
             ModelFiles.Save(ml, pipeline, output);
-            AnsiConsole.WriteLine($"Saved {output} ({final.Backbone}, epochs {result.History.Count}, best {result.BestEpoch}, {final.Seconds:F1} s)");
+            AnsiConsole.WriteLine($"Saved {output} ({final.Backbone.Path ?? final.Backbone.Name}, epochs {result.History.Count}, best {result.BestEpoch}, {final.Seconds:F1} s)");
 
             ClassificationEvaluation? evaluation = null;
             if (training.Validation is { } validation)
