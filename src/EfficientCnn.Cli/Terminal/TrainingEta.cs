@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using EfficientCnn.Backbones.Training;
 
-namespace EfficientCnn.Cli.Commands;
+namespace EfficientCnn.Cli.Terminal;
 
 /// <summary>
 /// Throughput and remaining time of a training run from its "train" progress reports. The rate is measured on this

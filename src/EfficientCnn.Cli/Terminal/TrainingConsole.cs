@@ -3,7 +3,7 @@ using EfficientCnn.MLNet;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 
-namespace EfficientCnn.Cli.Commands;
+namespace EfficientCnn.Cli.Terminal;
 
 /// <summary>The callbacks a training run reports to (they go into the trainer's options).</summary>
 /// <param name="OnProgress">Called after every batch.</param>
