@@ -90,7 +90,7 @@ public sealed class ImageClassifierTrainer : ITrainerEstimator<OnnxImageTransfor
                 },
             };
         }
-        var run = new BudgetedTraining(backbone, train, validation, options.CancellationToken);
+        var run = new BackboneClassifierTraining(backbone, train, validation, options.CancellationToken);
         var result = options.TimeBudget is { } budget
             ? run.WithinBudget(trainingOptions, budget, epochs =>
             {

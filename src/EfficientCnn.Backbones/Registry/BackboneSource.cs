@@ -204,11 +204,7 @@ public sealed class BackboneSource
         {
             var model = CreateFeatureExtractor(seed);
             model.eval();
-            var bytes = OnnxExporter.ExportBytes(model, new OnnxExportOptions
-            {
-                VariantName = Name, IncludeHead = false, Preprocessing = Preprocessing, WeightsProvenance = WeightsProvenance,
-            });
-            return (bytes, OnnxExporter.FeaturesName);
+            return (ExportFeatureExtractor(model, WeightsProvenance), OnnxExporter.FeaturesName);
         }
         var info = onnxInfo!;
         CheckImageModel(info);
@@ -218,6 +214,17 @@ public sealed class BackboneSource
             throw new ArgumentException($"ONNX file '{Path}' has no output '{chosen}'; its outputs are {string.Join(", ", outputs)}.", nameof(outputName));
         return (File.ReadAllBytes(Path!), chosen);
     }
+
+    /// <summary>
+    /// <paramref name="network"/>'s feature extractor (built from this backbone, e.g. after pretraining or distillation)
+    /// as an ONNX backbone: output "features", this backbone's name and preprocessing, and
+    /// <paramref name="weightsProvenance"/> in the metadata.
+    /// </summary>
+    public byte[] ExportFeatureExtractor(Backbone network, string weightsProvenance) =>
+        OnnxExporter.ExportBytes(network, new OnnxExportOptions
+        {
+            VariantName = Name, IncludeHead = false, Preprocessing = Preprocessing, WeightsProvenance = weightsProvenance,
+        });
 
     /// <inheritdoc />
     public override string ToString() => Kind switch

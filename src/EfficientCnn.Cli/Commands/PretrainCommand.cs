@@ -118,12 +118,11 @@ public sealed class PretrainCommand : Command<PretrainCommand.Settings>
             (string?, string)[] inputs = [(settings.Data, "the --data"), (settings.Backbone, "the --backbone file"), (settings.Teacher, "the --teacher"), (settings.TeacherMeanImage, "the --teacher-mean-image")];
             InputOutputOverlap.Refuse(settings.Output, "output", [.. inputs, (settings.Metrics, "the --metrics file")]);
             InputOutputOverlap.Refuse(settings.Metrics, "metrics", inputs);
+            // The one place the backbone string is parsed; its own preprocessing (mean, std, resize) at --resolution.
+            var source = BackboneSource.Resolve(settings.Backbone).WithPreprocessing(resolution: settings.Resolution);
             var data = ImageDataset.Load(settings.Data!, split: File.Exists(settings.Data) ? "train" : null).EnsureTrainable();
             InputOutputOverlap.Refuse(settings.Output, "output", data.Items.Select(i => (i.Image.Path, "the training image")));
             var (train, validation) = data.StratifiedSplit(0.1, settings.Seed);
-            // The one place the backbone string is parsed; its own preprocessing (mean, std, resize) at --resolution.
-            var source = BackboneSource.Resolve(settings.Backbone).WithPreprocessing(resolution: settings.Resolution);
-            var spec = source.Preprocessing;
             var metrics = new MetricsLog(settings.Metrics ?? MetricsLog.NextTo(settings.Output!),
                 new MetricsRunInfo(settings.Teacher is null ? "pretrain" : "pretrain --teacher", settings.Backbone, settings.Resolution, data.Source, settings.Seed,
                     PrecisionOption.Describe(precision), settings.Teacher),
@@ -144,18 +143,14 @@ public sealed class PretrainCommand : Command<PretrainCommand.Settings>
                 AnsiConsole.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"epoch {m.Epoch}/{settings.Epochs}: train loss {m.TrainLoss:F3} acc {m.TrainAccuracy:P1}, val loss {m.ValidationLoss:F3} acc {m.ValidationAccuracy:P1}, lr {m.LearningRate:G3}, {m.ImagesPerSecond:F0} img/s, {watch.Elapsed:hh\\:mm\\:ss}"));
                 metrics.Record(m);
-            }, callbacks => new ClassifierTrainer(options with { OnProgress = callbacks.OnProgress, OnEpoch = callbacks.OnEpoch })
-                .Train(source.CreateFeatureExtractor(settings.Seed), spec, train, validation, cancellation.Token));
+            }, callbacks => new BackboneClassifierTraining(source, train, validation, cancellation.Token)
+                .Train(options with { OnProgress = callbacks.OnProgress, OnEpoch = callbacks.OnEpoch }, cancellation.Token));
             metrics.Complete(result.History);
             var best = result.History.FirstOrDefault(h => h.Epoch == result.BestEpoch);
             var model = result.Model;
             model.to(torch.CPU);
-            var bytes = OnnxExporter.ExportBytes(model, new OnnxExportOptions
-            {
-                VariantName = source.Name, IncludeHead = false, Preprocessing = spec,
-                WeightsProvenance = string.Create(CultureInfo.InvariantCulture,
-                    $"efficientcnn pretrain: supervised on {data.Source} ({train.Count} images, {data.Classes.Count} classes), {result.History.Count} epochs at {settings.Resolution} px, best epoch {result.BestEpoch} (validation accuracy {best?.ValidationAccuracy:P1}), seed {settings.Seed}"),
-            });
+            var bytes = source.ExportFeatureExtractor(model, string.Create(CultureInfo.InvariantCulture,
+                $"efficientcnn pretrain: supervised on {data.Source} ({train.Count} images, {data.Classes.Count} classes), {result.History.Count} epochs at {settings.Resolution} px, best epoch {result.BestEpoch} (validation accuracy {best?.ValidationAccuracy:P1}), seed {settings.Seed}"));
             OnnxExporter.WriteAtomically(settings.Output!, bytes);
             AnsiConsole.MarkupLine($"wrote [bold]{Markup.Escape(settings.Output!)}[/] ({bytes.Length / 1e6:F1} MB) in {watch.Elapsed:hh\\:mm\\:ss}; best epoch {result.BestEpoch}" +
                                    (result.Cancelled && settings.Checkpoint is not null ? "; stopped early by Ctrl-C: rerun with --resume to continue" : result.Cancelled ? "; stopped early by Ctrl-C" : ""));
@@ -187,12 +182,8 @@ public sealed class PretrainCommand : Command<PretrainCommand.Settings>
         }).Distill(student, spec, teacher, teacherSpec, data, cancellationToken));
         metrics.Complete(history);
         var last = history.LastOrDefault();
-        var bytes = OnnxExporter.ExportBytes(student, new OnnxExportOptions
-        {
-            VariantName = studentSource.Name, IncludeHead = false, Preprocessing = spec,
-            WeightsProvenance = string.Create(CultureInfo.InvariantCulture,
-                $"efficientcnn pretrain: features distilled from {teacherSource.Name} on {data.Source} ({data.Count} images, labels unused), {history.Count} epochs at {settings.Resolution} px, held-out cosine {last?.ValidationAccuracy:F3}, seed {settings.Seed}"),
-        });
+        var bytes = studentSource.ExportFeatureExtractor(student, string.Create(CultureInfo.InvariantCulture,
+            $"efficientcnn pretrain: features distilled from {teacherSource.Name} on {data.Source} ({data.Count} images, labels unused), {history.Count} epochs at {settings.Resolution} px, held-out cosine {last?.ValidationAccuracy:F3}, seed {settings.Seed}"));
         OnnxExporter.WriteAtomically(settings.Output!, bytes);
         AnsiConsole.MarkupLine($"wrote [bold]{Markup.Escape(settings.Output!)}[/] ({bytes.Length / 1e6:F1} MB) in {watch.Elapsed:hh\\:mm\\:ss}");
         AnsiConsole.MarkupLine($"metrics: {Markup.Escape(metrics.CsvPath)}, {Markup.Escape(metrics.JsonPath)}");

@@ -5,14 +5,14 @@ namespace EfficientCnn.Backbones.Training;
 
 /// <summary>
 /// "Train a classifier from a backbone", with or without a time budget: the one path every classifier training run
-/// takes (the ML.NET trainer, and through it <c>train</c> and the auto experiment). The backbone comes resolved, with
-/// the preprocessing the run uses.
+/// takes (the ML.NET trainer, and through it <c>train</c> and the auto experiment; <c>pretrain</c>). The backbone comes
+/// resolved, with the preprocessing the run uses.
 /// </summary>
 /// <param name="backbone">The resolved backbone; its <see cref="BackboneSource.Preprocessing"/> is the model's.</param>
 /// <param name="train">Training images.</param>
 /// <param name="validation">Held-out images, or null.</param>
 /// <param name="cancellationToken">Stops after the current batch (the best weights so far are kept).</param>
-public sealed class BudgetedTraining(BackboneSource backbone, ImageDataset train, ImageDataset? validation, CancellationToken cancellationToken)
+public sealed class BackboneClassifierTraining(BackboneSource backbone, ImageDataset train, ImageDataset? validation, CancellationToken cancellationToken)
 {
     /// <summary>One run of <paramref name="options"/>' epochs, stopped by <paramref name="stop"/>.</summary>
     public TrainingResult Train(ClassifierTrainingOptions options, CancellationToken stop) =>
