@@ -182,7 +182,9 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             IReadOnlyList<LeaderboardRow> leaderboard = [];
             if (backbone is null)
             {
-                var outcome = experiment.Run(training.TrainView, training.ValidationView!);
+                var heldOut = training.ValidationView
+                              ?? throw new ArgumentException($"--backbone auto compares candidates on held-out images, but --validation-fraction {settings.ValidationFraction} held out none of the {data.Count}.", "validation-fraction");
+                var outcome = experiment.Run(training.TrainView, heldOut);
                 LeaderboardTable.Print(outcome);
                 (final, leaderboard) = (outcome.Best, outcome.Leaderboard);
             }

@@ -93,6 +93,7 @@ public sealed class ImageClassificationExperiment
         if (options.Epochs is < 1) throw new ArgumentException($"Epochs must be >= 1, got {options.Epochs}.", nameof(options.Epochs));
         if (options.MaxLatencyMs is <= 0) throw new ArgumentException($"MaxLatencyMs must be > 0, got {options.MaxLatencyMs}.", nameof(options.MaxLatencyMs));
         if (options.TimeBudget is { } budget && budget <= TimeSpan.Zero) throw new ArgumentException($"TimeBudget must be positive, got {budget}.", nameof(options.TimeBudget));
+        if (options.Candidates is { Count: 0 }) throw new ArgumentException("Candidates must name at least one backbone (null: the default candidates).", nameof(options.Candidates));
         options.Trainer.Validate();
         this.ml = ml;
         this.options = options;
@@ -162,7 +163,9 @@ public sealed class ImageClassificationExperiment
             return trainer.Fit(train);
         }
         var scorer = options.RunTrial is { } run ? run(trial, Fit) : Fit(trial);
-        return new TrainedImageClassifier(backbone, scope, scorer, trainer!.LastResult!, watch.Elapsed.TotalSeconds);
+        if (trainer?.LastResult is not { } result)
+            throw new InvalidOperationException("RunTrial returned without calling the fit it was given.");
+        return new TrainedImageClassifier(backbone, scope, scorer, result, watch.Elapsed.TotalSeconds);
     }
 
     /// <summary>The most accurate trial within the latency limit; the fastest when none is (with a warning).</summary>
