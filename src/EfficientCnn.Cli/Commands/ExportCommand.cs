@@ -59,8 +59,7 @@ public sealed class ExportCommand : Command<ExportCommand.Settings>
             if (string.IsNullOrWhiteSpace(Backbone)) return ValidationResult.Error("--backbone is required.");
             if (string.IsNullOrWhiteSpace(Output)) return ValidationResult.Error("--output is required.");
             if (Classes < 0) return ValidationResult.Error($"--classes must be >= 0, got {Classes}.");
-            if (Resolution is < 32) return ValidationResult.Error($"--resolution must be >= 32, got {Resolution}.");
-            if (ImageLimits.AboveLimit("--resolution", Resolution, ImageLimits.MaxResolution) is { } resolutionLimit) return ValidationResult.Error(resolutionLimit);
+            if (OptionChecks.Resolution(Resolution) is { } resolutionError) return ValidationResult.Error(resolutionError);
             return ValidationResult.Success();
         }
     }

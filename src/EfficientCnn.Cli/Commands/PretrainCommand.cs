@@ -97,10 +97,8 @@ public sealed class PretrainCommand : Command<PretrainCommand.Settings>
         {
             if (string.IsNullOrWhiteSpace(Data)) return ValidationResult.Error("--data is required.");
             if (string.IsNullOrWhiteSpace(Output)) return ValidationResult.Error("--output is required.");
-            if (Resolution < 32) return ValidationResult.Error($"--resolution must be >= 32, got {Resolution}.");
-            if (ImageLimits.AboveLimit("--resolution", Resolution, ImageLimits.MaxResolution) is { } resolutionLimit) return ValidationResult.Error(resolutionLimit);
-            if (BatchSize < 2) return ValidationResult.Error($"--batch-size must be >= 2 (batch norm needs two images), got {BatchSize}.");
-            if (ImageLimits.AboveLimit("--batch-size", BatchSize, ImageLimits.MaxBatchSize) is { } batchsizeLimit) return ValidationResult.Error(batchsizeLimit);
+            if (OptionChecks.Resolution(Resolution) is { } resolutionError) return ValidationResult.Error(resolutionError);
+            if (OptionChecks.TrainingBatchSize(BatchSize) is { } batchSizeError) return ValidationResult.Error(batchSizeError);
             if (Epochs < 1) return ValidationResult.Error($"--epochs must be >= 1, got {Epochs}.");
             if (Resume && string.IsNullOrWhiteSpace(Checkpoint)) return ValidationResult.Error("--resume needs --checkpoint <DIR>: the folder of the run to continue.");
             if (PrecisionOption.Error(Precision) is { } precision) return ValidationResult.Error(precision);

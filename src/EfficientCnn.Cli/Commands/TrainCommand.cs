@@ -109,11 +109,9 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             if (Epochs is < 1) return ValidationResult.Error($"--epochs must be >= 1, got {Epochs}.");
             if (ValidationFraction is < 0 or >= 1) return ValidationResult.Error($"--validation-fraction must be in [0, 1), got {ValidationFraction}.");
             if (IsAuto && ValidationFraction == 0) return ValidationResult.Error("--backbone auto compares candidates on held-out images: --validation-fraction must be > 0.");
-            if (Resolution is < 32) return ValidationResult.Error($"--resolution must be >= 32, got {Resolution}.");
-            if (ImageLimits.AboveLimit("--resolution", Resolution, ImageLimits.MaxResolution) is { } resolutionLimit) return ValidationResult.Error(resolutionLimit);
+            if (OptionChecks.Resolution(Resolution) is { } resolutionError) return ValidationResult.Error(resolutionError);
             if (ParseScope(Scope) is null) return ValidationResult.Error($"--scope must be all, last or head, got '{Scope}'.");
-            if (BatchSize < 2) return ValidationResult.Error($"--batch-size must be >= 2 (batch norm needs two images), got {BatchSize}.");
-            if (ImageLimits.AboveLimit("--batch-size", BatchSize, ImageLimits.MaxBatchSize) is { } batchsizeLimit) return ValidationResult.Error(batchsizeLimit);
+            if (OptionChecks.TrainingBatchSize(BatchSize) is { } batchSizeError) return ValidationResult.Error(batchSizeError);
             if (MaxLatencyMs is <= 0) return ValidationResult.Error($"--max-latency-ms must be > 0, got {MaxLatencyMs}.");
             if (Seed < 0) return ValidationResult.Error($"--seed must be >= 0, got {Seed}.");
             if (PrecisionOption.Error(Precision) is { } precision) return ValidationResult.Error(precision);

@@ -38,8 +38,7 @@ public sealed class ZooCommand : Command<ZooCommand.Settings>
         public override ValidationResult Validate()
         {
             if (Classes < 0) return ValidationResult.Error($"--classes must be >= 0, got {Classes}.");
-            if (Resolution is < 32) return ValidationResult.Error($"--resolution must be >= 32 (the smallest input the zoo accepts), got {Resolution}.");
-            if (ImageLimits.AboveLimit("--resolution", Resolution, ImageLimits.MaxResolution) is { } resolutionLimit) return ValidationResult.Error(resolutionLimit);
+            if (OptionChecks.Resolution(Resolution) is { } resolutionError) return ValidationResult.Error(resolutionError);
             return ValidationResult.Success();
         }
     }
