@@ -1,3 +1,4 @@
+using EfficientCnn.Backbones.Profiling;
 using System.ComponentModel;
 using System.Text.Json;
 using EfficientCnn.Backbones.Imaging;
@@ -46,7 +47,7 @@ public sealed class ZooCommand : Command<ZooCommand.Settings>
     /// <inheritdoc />
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var rows = BackboneCatalog.Summarize(settings.Classes, settings.Resolution, settings.Names is { Length: > 0 } n ? n : null);
+        var rows = ZooSummary.Summarize(settings.Classes, settings.Resolution, settings.Names is { Length: > 0 } n ? n : null);
         if (settings.Json)
         {
             Console.Out.WriteLine(JsonSerializer.Serialize(rows.ToList(), new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }));
