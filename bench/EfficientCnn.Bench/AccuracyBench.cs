@@ -85,17 +85,21 @@ internal static class AccuracyBench
                 MlNetResNet18.Alias, BackboneSource.Resolve(MlNetResNet18.OnnxPath), MlNetResNet18.PooledOutput, "mlnet", "frozen", 224, null);
         if (methods.Contains("featurize"))
             Record(Evaluate(ml, $"FeaturizeImages {source.Name} ({resolution} px) + LbfgsMaximumEntropy", labels, trainView, testView,
-                ml.Transforms.FeaturizeImages(new ImageFeaturizerOptions { Backbone = backbone, OutputTensorName = outputTensor, Preprocessing = spec, Resolution = isResNet18 ? null : resolution })
+                ml.Transforms.FeaturizeImages(new ImageFeaturizerOptions { Backbone = source, OutputTensorName = outputTensor, Preprocessing = spec, Resolution = isResNet18 ? null : resolution })
                     .AppendCacheCheckpoint(ml)
                     .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Features"))),
                 backboneName, source, outputTensor, fromScratch ? "random-features" : "featurize", "frozen", isResNet18 ? 224 : resolution, null);
         if (methods.Contains("finetune"))
             Record(Evaluate(ml, $"FineTuneImageClassifier {source.Name}, {resolution} px, {epochs} epochs, Scope {scope}", labels, trainView, testView,
-                ml.MulticlassClassification.Trainers.FineTuneImageClassifier(new ImageClassifierTrainer.Options
+                ml.MulticlassClassification.Trainers.FineTuneImageClassifier(new ImageClassifierTrainerOptions
                 {
-                    Backbone = backbone, Preprocessing = spec, Resolution = resolution, Epochs = epochs, BatchSize = 32, Seed = seed, Scope = scope, TrainLastStages = 3, Device = a.Get("device") ?? "auto",
-                    BatchNormRecalibrationBatches = fromScratch ? 16 : 0, // precise BN: random-init nets otherwise score with stale statistics
-                    OnEpoch = m => Console.WriteLine($"  epoch {m.Epoch}: loss {F(m.TrainLoss, 3)}, train accuracy {F(m.TrainAccuracy, 3)}, {F(m.ImagesPerSecond)} img/s"),
+                    Backbone = source, Preprocessing = spec, Resolution = resolution, Seed = seed,
+                    Training = new()
+                    {
+                        Epochs = epochs, BatchSize = 32, Scope = scope, TrainLastStages = 3, Device = a.Get("device") ?? "auto",
+                        BatchNormRecalibrationBatches = fromScratch ? 16 : 0, // precise BN: random-init nets otherwise score with stale statistics
+                        OnEpoch = m => Console.WriteLine($"  epoch {m.Epoch}: loss {F(m.TrainLoss, 3)}, train accuracy {F(m.TrainAccuracy, 3)}, {F(m.ImagesPerSecond)} img/s"),
+                    },
                 })),
                 backboneName, source, outputTensor, fromScratch ? "scratch" : "finetune", scopeName, resolution, epochs);
 

@@ -1,3 +1,4 @@
+using EfficientCnn.Backbones.Registry;
 using EfficientCnn.MLNet;
 using Microsoft.ML;
 using static EfficientCnn.Bench.Measure;
@@ -50,7 +51,7 @@ internal static class FeaturizeBench
         var setup = System.Diagnostics.Stopwatch.StartNew();
         ITransformer model = variant switch
         {
-            Ours => ml.Transforms.FeaturizeImages(new ImageFeaturizerOptions { Backbone = Backbone, Resolution = resolution }).Fit(data),
+            Ours => ml.Transforms.FeaturizeImages(new ImageFeaturizerOptions { Backbone = BackboneSource.Resolve(Backbone), Resolution = resolution }).Fit(data),
             ResNet18 => ml.Transforms.LoadImages("Image", imageFolder: null, inputColumnName: nameof(ImageRow.ImagePath))
                 .Append(ml.Transforms.ResizeImages("Image", resolution, resolution))
                 // As ML.NET's DnnFeaturizeImage sample: raw 0-255 planes; the package's ResNetPreprocess.onnx subtracts the mean image.

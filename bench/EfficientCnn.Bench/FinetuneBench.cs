@@ -1,3 +1,4 @@
+using EfficientCnn.Backbones.Registry;
 using EfficientCnn.Backbones.Training;
 using EfficientCnn.MLNet;
 using Microsoft.ML;
@@ -34,10 +35,10 @@ internal static class FinetuneBench
         var data = ml.Data.LoadFromEnumerable(rows);
         var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
         EpochMetrics? epoch = null;
-        var trainer = ml.MulticlassClassification.Trainers.FineTuneImageClassifier(new ImageClassifierTrainer.Options
+        var trainer = ml.MulticlassClassification.Trainers.FineTuneImageClassifier(new ImageClassifierTrainerOptions
         {
-            Backbone = "mobilenet_v2_1.0", Resolution = resolution, Epochs = 1, BatchSize = 32, Scope = scope, Seed = 1, OnEpoch = m => epoch = m,
-            Device = a.Get("device") ?? "auto",
+            Backbone = BackboneSource.Resolve("mobilenet_v2_1.0"), Resolution = resolution, Seed = 1,
+            Training = new() { Epochs = 1, BatchSize = 32, Scope = scope, OnEpoch = m => epoch = m, Device = a.Get("device") ?? "auto" },
         });
         double seconds = Seconds(() => trainer.Fit(keyed).Dispose());
         string note = epoch is null ? "no epoch reported" : $"{F(epoch.ImagesPerSecond)} img/s ({F(epoch.Seconds)} s), loss {F(epoch.TrainLoss, 4)}";

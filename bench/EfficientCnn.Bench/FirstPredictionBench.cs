@@ -1,3 +1,4 @@
+using EfficientCnn.Backbones.Registry;
 using EfficientCnn.Backbones.Training;
 using EfficientCnn.MLNet;
 using EfficientCnn.MLNet.Persistence;
@@ -20,9 +21,9 @@ internal static class FirstPredictionBench
         var data = ml.Data.LoadFromEnumerable(rows);
         var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
         // Head only, one epoch: the zip holds the whole network either way, and the load cost depends only on that.
-        var model = ml.MulticlassClassification.Trainers.FineTuneImageClassifier(new ImageClassifierTrainer.Options
+        var model = ml.MulticlassClassification.Trainers.FineTuneImageClassifier(new ImageClassifierTrainerOptions
         {
-            Backbone = "mobilenet_v2_1.0", Resolution = 224, Epochs = 1, Scope = TrainScope.HeadOnly, Seed = 1,
+            Backbone = BackboneSource.Resolve("mobilenet_v2_1.0"), Resolution = 224, Seed = 1, Training = new() { Epochs = 1, Scope = TrainScope.HeadOnly },
         }).Fit(keyed);
         ml.Model.Save(model, keyed.Schema, zip);
         var inside = new List<double>();

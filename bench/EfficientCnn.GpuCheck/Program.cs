@@ -1,3 +1,4 @@
+using EfficientCnn.Backbones.Registry;
 using System.Diagnostics;
 using EfficientCnn.MLNet;
 using Microsoft.ML;
@@ -25,7 +26,7 @@ var data = ml.Data.LoadFromEnumerable(rows);
 {
     var estimator = ml.Transforms.FeaturizeImages(new ImageFeaturizerOptions
     {
-        Backbone = backbone,
+        Backbone = BackboneSource.Resolve(backbone),
         Scoring = new ImageScoringOptions { OutputColumnName = "Features", PredictedLabelColumnName = null, BatchSize = batch, GpuDeviceId = gpu, FallbackToCpu = fallback },
     });
     var transformer = estimator.Fit(data);

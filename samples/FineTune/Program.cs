@@ -15,11 +15,14 @@ var train = SampleData.Load(ml, folder, "train");
 var test = SampleData.Load(ml, folder, "test");
 
 var watch = Stopwatch.StartNew();
-var trainer = ml.MulticlassClassification.Trainers.FineTuneImageClassifier(new ImageClassifierTrainer.Options
+var trainer = ml.MulticlassClassification.Trainers.FineTuneImageClassifier(new ImageClassifierTrainerOptions
 {
-    Epochs = 8, Scope = TrainScope.LastStages, TrainLastStages = 3, ValidationFraction = 0.15,
-    EarlyStoppingPatience = 3, Seed = 0,
-    OnEpoch = m => Console.WriteLine($"epoch {m.Epoch}: train loss {m.TrainLoss:F3}, validation accuracy {m.ValidationAccuracy:P1} ({m.ImagesPerSecond:F0} img/s)"),
+    ValidationFraction = 0.15, Seed = 0,
+    Training = new()
+    {
+        Epochs = 8, Scope = TrainScope.LastStages, TrainLastStages = 3, EarlyStoppingPatience = 3,
+        OnEpoch = m => Console.WriteLine($"epoch {m.Epoch}: train loss {m.TrainLoss:F3}, validation accuracy {m.ValidationAccuracy:P1} ({m.ImagesPerSecond:F0} img/s)"),
+    },
 });
 var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Append(trainer).Fit(train);
 var metrics = ml.MulticlassClassification.Evaluate(keyed.Transform(test)); // Label and PredictedLabel are keys here

@@ -56,7 +56,7 @@ public static class EfficientCnnCatalogExtensions
         string inputColumnName = "ImagePath", string? backbone = null, string? imageFolder = null, int batchSize = 32) =>
         catalog.FeaturizeImages(new ImageFeaturizerOptions
         {
-            Backbone = backbone,
+            Backbone = BackboneSource.Resolve(backbone),
             Scoring = new ImageScoringOptions
             {
                 OutputColumnName = outputColumnName, InputColumnName = inputColumnName, PredictedLabelColumnName = null,
@@ -72,11 +72,9 @@ public static class EfficientCnnCatalogExtensions
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(options);
-        var source = BackboneSource.Resolve(options.Backbone);
-        var spec = options.Preprocessing ?? source.DefaultPreprocessing();
-        if (options.Resolution is { } r) spec = spec with { Resolution = r };
-        var (onnx, output) = source.FeaturizerOnnx(options.OutputTensorName);
-        var model = new OnnxImageModel(onnx, spec, labels: null, outputName: output, applySoftmax: false);
+        var backbone = (options.Backbone ?? BackboneSource.Resolve(null)).WithPreprocessing(options.Preprocessing, options.Resolution);
+        var (onnx, output) = backbone.FeaturizerOnnx(options.OutputTensorName);
+        var model = new OnnxImageModel(onnx, backbone.Preprocessing, labels: null, outputName: output, applySoftmax: false);
         var scoring = (options.Scoring with { PredictedLabelColumnName = null }).WithContext(MlNetInternals.SettingsOf(MlNetInternals.EnvironmentOf(catalog))).Validate();
         return new OnnxImageEstimator(() => new OnnxImageTransformer(model, scoring));
     }
@@ -86,17 +84,24 @@ public static class EfficientCnnCatalogExtensions
     /// and returns a transformer scoring with ONNX Runtime (<c>Score</c>, key-typed <c>PredictedLabel</c>).
     /// </summary>
     public static ImageClassifierTrainer FineTuneImageClassifier(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
-        ImageClassifierTrainer.Options options)
+        ImageClassifierTrainerOptions options)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         return new ImageClassifierTrainer(options, MlNetInternals.EnvironmentOf(catalog));
     }
 
-    /// <summary>Same as <see cref="FineTuneImageClassifier(MulticlassClassificationCatalog.MulticlassClassificationTrainers, ImageClassifierTrainer.Options)"/> with the common options as arguments.</summary>
+    /// <summary>Same as <see cref="FineTuneImageClassifier(MulticlassClassificationCatalog.MulticlassClassificationTrainers, ImageClassifierTrainerOptions)"/> with the common options as arguments.</summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="labelColumnName">Label column (a key).</param>
+    /// <param name="imageColumnName">Image column: paths (text), encoded bytes (byte vector) or MLImage.</param>
+    /// <param name="backbone">Bundled model name, zoo variant, ONNX path or architecture spec .json; null for the default bundled backbone.</param>
+    /// <param name="epochs">Passes over the training data.</param>
+    /// <param name="resolution">Input size; null for the backbone's.</param>
     public static ImageClassifierTrainer FineTuneImageClassifier(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
         string labelColumnName = "Label", string imageColumnName = "ImagePath", string? backbone = null, int epochs = 10, int? resolution = null) =>
-        catalog.FineTuneImageClassifier(new ImageClassifierTrainer.Options
+        catalog.FineTuneImageClassifier(new ImageClassifierTrainerOptions
         {
-            LabelColumnName = labelColumnName, ImageColumnName = imageColumnName, Backbone = backbone, Epochs = epochs, Resolution = resolution,
+            LabelColumnName = labelColumnName, Backbone = BackboneSource.Resolve(backbone), Resolution = resolution,
+            Training = new() { Epochs = epochs }, Scoring = new() { InputColumnName = imageColumnName },
         });
 }

@@ -39,15 +39,16 @@ public sealed class OnnxImageEstimator : IEstimator<OnnxImageTransformer>
 public sealed record ImageFeaturizerOptions
 {
     /// <summary>
-    /// A bundled model name (models/*.onnx), a zoo variant or an architecture spec .json (random weights: for trying the
-    /// pipeline, not for accuracy), or the path of any ONNX image model. Null: the default bundled backbone.
+    /// The backbone, resolved once (<see cref="BackboneSource.Resolve"/>: a bundled model name, a zoo variant or an
+    /// architecture spec .json (random weights: for trying the pipeline, not for accuracy), or the path of any ONNX image
+    /// model); its <see cref="BackboneSource.Preprocessing"/> is used unless overridden. Null: the default bundled backbone.
     /// </summary>
-    public string? Backbone { get; init; }
+    public BackboneSource? Backbone { get; init; }
 
     /// <summary>Graph output holding the features of a foreign ONNX file (default: "features", else its first output).</summary>
     public string? OutputTensorName { get; init; }
 
-    /// <summary>Preprocessing to use instead of the one in the model's metadata (size, resize mode, mean/std, channel order).</summary>
+    /// <summary>Preprocessing to use instead of the backbone's own (size, resize mode, mean/std, channel order).</summary>
     public PreprocessingSpec? Preprocessing { get; init; }
 
     /// <summary>Input resolution overriding the preprocessing's (efficient backbones accept any size above their minimum).</summary>

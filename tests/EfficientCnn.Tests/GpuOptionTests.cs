@@ -1,3 +1,4 @@
+using EfficientCnn.Backbones.Registry;
 using EfficientCnn.MLNet;
 using Microsoft.ML;
 using NUnit.Framework;
@@ -24,7 +25,7 @@ public sealed class GpuOptionTests
     private static OnnxImageEstimator Featurizer(MLContext ml, int? gpu, bool fallback) =>
         ml.Transforms.FeaturizeImages(new ImageFeaturizerOptions
         {
-            Backbone = Bundled,
+            Backbone = BackboneSource.Resolve(Bundled),
             Scoring = new ImageScoringOptions { OutputColumnName = "Features", PredictedLabelColumnName = null, GpuDeviceId = gpu, FallbackToCpu = fallback },
         });
 

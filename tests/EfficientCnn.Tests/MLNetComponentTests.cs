@@ -54,7 +54,7 @@ public sealed class MLNetComponentTests
         var ml = new MLContext(seed: 1);
         var rows = Rows(TrainingFixtures.Clipart4).Where((_, i) => i % 5 == 0).ToArray(); // 44 real images, 4 classes
         var data = ml.Data.LoadFromEnumerable(rows);
-        var featurizer = ml.Transforms.FeaturizeImages(new ImageFeaturizerOptions { Backbone = SmallZoo, Resolution = 64 });
+        var featurizer = ml.Transforms.FeaturizeImages(new ImageFeaturizerOptions { Backbone = BackboneSource.Resolve(SmallZoo), Resolution = 64 });
         var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
             .Append(featurizer)
             .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Features"));
@@ -74,7 +74,7 @@ public sealed class MLNetComponentTests
         // Encoded bytes and ML.NET's MLImage (LoadImages) give the same features as file paths.
         var bytes = ml.Data.LoadFromEnumerable(rows.Take(4).Select(r => new MLNetPersistenceTests.BytesRow { Image = File.ReadAllBytes(r.ImagePath) }));
         var fromBytes = ml.Data.CreateEnumerable<FeaturesRow>(
-            ml.Transforms.FeaturizeImages(new ImageFeaturizerOptions { Backbone = SmallZoo, Resolution = 64, Scoring = new() { InputColumnName = "Image", OutputColumnName = "Features", PredictedLabelColumnName = null } })
+            ml.Transforms.FeaturizeImages(new ImageFeaturizerOptions { Backbone = BackboneSource.Resolve(SmallZoo), Resolution = 64, Scoring = new() { InputColumnName = "Image", OutputColumnName = "Features", PredictedLabelColumnName = null } })
                 .Fit(bytes).Transform(bytes), reuseRowObject: false).ToArray();
         var loaded = ml.Transforms.LoadImages("Image", imageFolder: null, inputColumnName: "ImagePath").Fit(data).Transform(ml.Data.TakeRows(data, 4));
         var fromMlImage = ml.Data.CreateEnumerable<FeaturesRow>(
@@ -97,7 +97,7 @@ public sealed class MLNetComponentTests
         File.WriteAllBytes(file, onnx);
         Assert.That(output, Is.EqualTo(OnnxExporter.FeaturesName));
         Assert.That(BackboneSource.Resolve(file).Kind, Is.EqualTo(BackboneSourceKind.OnnxFile));
-        Assert.That(BackboneSource.Resolve(file).DefaultPreprocessing(), Is.EqualTo(source.DefaultPreprocessing()));
+        Assert.That(BackboneSource.Resolve(file).Preprocessing, Is.EqualTo(source.Preprocessing));
 
         var ml = new MLContext(seed: 1);
         var data = ml.Data.LoadFromEnumerable(Rows(TrainingFixtures.Clipart4).Take(3));
@@ -117,7 +117,7 @@ public sealed class MLNetComponentTests
         Assert.That(source.Kind, Is.EqualTo(BackboneSourceKind.ArchitectureSpecFile));
         Assert.That(source.IsRandomlyInitialised, Is.True);
         Assert.That(source.Spec, Is.EqualTo(spec), "read once when resolved");
-        Assert.That(source.DefaultPreprocessing().Resolution, Is.EqualTo(32), "the spec's own resolution");
+        Assert.That(source.Preprocessing.Resolution, Is.EqualTo(32), "the spec's own resolution");
         var a = source.CreateFeatureExtractor(seed: 3);
         Assert.That(a, Is.TypeOf<SearchedNetwork>());
         Assert.That(((SearchedNetwork)a).Spec, Is.EqualTo(spec));
@@ -132,9 +132,9 @@ public sealed class MLNetComponentTests
         TrainingFixtures.WriteStripes(folder, 8, 32);
         var data = ml.Data.LoadFromEnumerable(Rows(folder));
         var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
-        var trainer = ml.MulticlassClassification.Trainers.FineTuneImageClassifier(new ImageClassifierTrainer.Options
+        var trainer = ml.MulticlassClassification.Trainers.FineTuneImageClassifier(new ImageClassifierTrainerOptions
         {
-            Backbone = file, Epochs = 2, BatchSize = 8, ValidationFraction = 0, Seed = 1, BatchNormRecalibrationBatches = 2,
+            Backbone = BackboneSource.Resolve(file), ValidationFraction = 0, Seed = 1, Training = new() { Epochs = 2, BatchSize = 8, BatchNormRecalibrationBatches = 2 },
         });
         var scored = trainer.Fit(keyed).Transform(keyed);
         Assert.That(trainer.LastResult!.History, Has.Count.EqualTo(2));
@@ -171,10 +171,10 @@ public sealed class MLNetComponentTests
         var data = ml.Data.LoadFromEnumerable(rows);
         var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
         var epochs = new List<EpochMetrics>();
-        var trainer = ml.MulticlassClassification.Trainers.FineTuneImageClassifier(new ImageClassifierTrainer.Options
+        var trainer = ml.MulticlassClassification.Trainers.FineTuneImageClassifier(new ImageClassifierTrainerOptions
         {
-            Backbone = SmallZoo, Resolution = 32, Epochs = 3, BatchSize = 8, LearningRate = 3e-3, ValidationFraction = 0.2, Seed = 7,
-            OnEpoch = epochs.Add, ScoringBatchSize = 7,
+            Backbone = BackboneSource.Resolve(SmallZoo), Resolution = 32, ValidationFraction = 0.2, Seed = 7,
+            Training = new() { Epochs = 3, BatchSize = 8, LearningRate = 3e-3, OnEpoch = epochs.Add }, Scoring = new() { BatchSize = 7 },
         });
         var model = trainer.Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabelText", "PredictedLabel")).Fit(keyed);
         Assert.That(epochs, Has.Count.EqualTo(3));
@@ -227,9 +227,10 @@ public sealed class MLNetComponentTests
         var testRows = Part("test");
         var test = ml.Data.LoadFromEnumerable(testRows);
         var labelKeys = ml.Transforms.Conversion.MapValueToKey("Label").Fit(train);
-        var trained = ml.MulticlassClassification.Trainers.FineTuneImageClassifier(new ImageClassifierTrainer.Options
+        var trained = ml.MulticlassClassification.Trainers.FineTuneImageClassifier(new ImageClassifierTrainerOptions
         {
-            Backbone = SmallZoo, Resolution = 32, Epochs = 1, BatchSize = 16, Scope = TrainScope.LastStages, TrainLastStages = 2, Seed = 1, ScoringBatchSize = 16,
+            Backbone = BackboneSource.Resolve(SmallZoo), Resolution = 32, Seed = 1,
+            Training = new() { Epochs = 1, BatchSize = 16, Scope = TrainScope.LastStages, TrainLastStages = 2 }, Scoring = new() { BatchSize = 16 },
         }).Fit(labelKeys.Transform(train));
         var metrics = ml.MulticlassClassification.Evaluate(trained.Transform(labelKeys.Transform(test)));
         Assert.That(metrics.ConfusionMatrix.NumberOfClasses, Is.EqualTo(4));
@@ -261,9 +262,9 @@ public sealed class MLNetComponentTests
         TrainingFixtures.WriteStripes(folder, 6, 32);
         var ml = new MLContext(seed: 1);
         var data = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(Rows(folder))).Transform(ml.Data.LoadFromEnumerable(Rows(folder)));
-        float[][] Train(int seed) => ml.MulticlassClassification.Trainers.FineTuneImageClassifier(new ImageClassifierTrainer.Options
+        float[][] Train(int seed) => ml.MulticlassClassification.Trainers.FineTuneImageClassifier(new ImageClassifierTrainerOptions
         {
-            Backbone = SmallZoo, Resolution = 32, Epochs = 2, BatchSize = 4, Seed = seed,
+            Backbone = BackboneSource.Resolve(SmallZoo), Resolution = 32, Seed = seed, Training = new() { Epochs = 2, BatchSize = 4 },
         }).Fit(data).Transform(data).GetColumn<float[]>("Score").ToArray();
         var a = Train(3);
         Assert.That(Train(3), Is.EqualTo(a));
@@ -280,9 +281,9 @@ public sealed class MLNetComponentTests
             ml.Log += (_, e) => { lock (log) log.Add(e.Message); };
             var rows = ml.Data.LoadFromEnumerable(Rows(folder));
             var data = ml.Transforms.Conversion.MapValueToKey("Label").Fit(rows).Transform(rows);
-            ITrainerEstimator<OnnxImageTransformer, OnnxImageModel> trainer = ml.MulticlassClassification.Trainers.FineTuneImageClassifier(new ImageClassifierTrainer.Options
+            ITrainerEstimator<OnnxImageTransformer, OnnxImageModel> trainer = ml.MulticlassClassification.Trainers.FineTuneImageClassifier(new ImageClassifierTrainerOptions
             {
-                Backbone = SmallZoo, Resolution = 32, Epochs = 2, BatchSize = 4, Seed = seed,
+                Backbone = BackboneSource.Resolve(SmallZoo), Resolution = 32, Seed = seed, Training = new() { Epochs = 2, BatchSize = 4 },
             });
             Assert.That(trainer.Info.NeedNormalization || trainer.Info.WantCaching, Is.False, "images: no normalizer or cache in front of the trainer");
             ISingleFeaturePredictionTransformer<OnnxImageModel> model = trainer.Fit(data);
@@ -326,7 +327,7 @@ public sealed class MLNetComponentTests
         Assert.That(Assert.Throws<InvalidDataException>(() => trainer.Fit(empty))!.Message, Does.Contain("no images"));
 
         Assert.That(Assert.Throws<ArgumentException>(() => ml.MulticlassClassification.Trainers.FineTuneImageClassifier(
-            new ImageClassifierTrainer.Options { Epochs = 0 }))!.ParamName, Is.EqualTo("Epochs"));
+            new ImageClassifierTrainerOptions { Training = new() { Epochs = 0 } }))!.ParamName, Is.EqualTo("Epochs"));
     }
 
     [Test]
@@ -339,13 +340,13 @@ public sealed class MLNetComponentTests
         var rows = Rows(folder).ToList();
         rows.Insert(2, new LabeledImageRow { ImagePath = broken, Label = "vertical" });
         var data = ml.Data.LoadFromEnumerable(rows);
-        var strict = ml.Transforms.FeaturizeImages(new ImageFeaturizerOptions { Backbone = SmallZoo, Resolution = 32, Scoring = new() { OutputColumnName = "Features", BatchSize = 4 } }).Fit(data);
+        var strict = ml.Transforms.FeaturizeImages(new ImageFeaturizerOptions { Backbone = BackboneSource.Resolve(SmallZoo), Resolution = 32, Scoring = new() { OutputColumnName = "Features", BatchSize = 4 } }).Fit(data);
         var e = Assert.Throws<InvalidDataException>(() => strict.Transform(data).GetColumn<float[]>("Features").ToArray());
         Assert.That(e!.Message, Does.Contain("broken.png").And.Contain("row 2"));
 
         var lenient = ml.Transforms.FeaturizeImages(new ImageFeaturizerOptions
         {
-            Backbone = SmallZoo, Resolution = 32, Scoring = new() { OutputColumnName = "Features", BatchSize = 4, OnBadImage = BadImagePolicy.Skip },
+            Backbone = BackboneSource.Resolve(SmallZoo), Resolution = 32, Scoring = new() { OutputColumnName = "Features", BatchSize = 4, OnBadImage = BadImagePolicy.Skip },
         }).Fit(data);
         var kept = lenient.Transform(data).GetColumn<string>("ImagePath").ToArray();
         Assert.That(kept, Has.Length.EqualTo(6));
@@ -360,7 +361,7 @@ public sealed class MLNetComponentTests
         var ml = new MLContext(seed: 1);
         var rows = Rows(TrainingFixtures.Clipart4).Where((_, i) => i % 11 == 0).ToArray();
         var data = ml.Data.LoadFromEnumerable(rows);
-        var model = ml.Transforms.FeaturizeImages(new ImageFeaturizerOptions { Backbone = SmallZoo, Resolution = 48, Scoring = new() { OutputColumnName = "Features", BatchSize = 3 } }).Fit(data);
+        var model = ml.Transforms.FeaturizeImages(new ImageFeaturizerOptions { Backbone = BackboneSource.Resolve(SmallZoo), Resolution = 48, Scoring = new() { OutputColumnName = "Features", BatchSize = 3 } }).Fit(data);
         var expected = model.Transform(data).GetColumn<float[]>("Features").ToArray();
         var results = new ConcurrentBag<(int Thread, float[][] Features)>();
         Parallel.For(0, 4, new ParallelOptions { MaxDegreeOfParallelism = 4 }, t =>

@@ -37,13 +37,20 @@ public sealed class BackboneSource
     /// </summary>
     public const string FallbackVariant = "mobilenet_v2_1.0";
 
-    private BackboneSource(BackboneSourceKind kind, string name, string? path, ArchitectureSpec? spec = null)
+    private BackboneSource(BackboneSourceKind kind, string name, string? path, PreprocessingSpec preprocessing, string weightsProvenance,
+        ArchitectureSpec? spec = null, OnnxModelInfo? onnxInfo = null)
     {
         Kind = kind;
         Name = name;
         Path = path;
+        Preprocessing = preprocessing;
+        WeightsProvenance = weightsProvenance;
         Spec = spec;
+        this.onnxInfo = onnxInfo;
     }
+
+    // Read once when resolved: the file is checked before any data is read and never parsed again.
+    private readonly OnnxModelInfo? onnxInfo;
 
     /// <summary>Where it comes from.</summary>
     public BackboneSourceKind Kind { get; }
@@ -56,6 +63,27 @@ public sealed class BackboneSource
 
     /// <summary>The architecture read from the spec file (once, when resolved), or null for other kinds.</summary>
     public ArchitectureSpec? Spec { get; }
+
+    /// <summary>
+    /// The preprocessing the backbone expects, as torchvision's weights enums and timm's pretrained configs carry their
+    /// transforms: from the ONNX metadata when it has it, else torchvision's ImageNet transform at the variant's or
+    /// spec's resolution (224 for foreign ONNX files without metadata or a fixed input size). Every path that trains,
+    /// featurizes or exports the backbone takes it from here; <see cref="WithPreprocessing"/> overrides it.
+    /// </summary>
+    public PreprocessingSpec Preprocessing { get; }
+
+    /// <summary>Where the weights come from: the ONNX metadata's provenance, or "random initialisation (...)".</summary>
+    public string WeightsProvenance { get; }
+
+    /// <summary>
+    /// The same backbone with another preprocessing (a user's override), or with only the resolution changed
+    /// (<paramref name="resolution"/>; efficient backbones accept any size above their minimum). Null values keep the backbone's.
+    /// </summary>
+    public BackboneSource WithPreprocessing(PreprocessingSpec? preprocessing = null, int? resolution = null)
+    {
+        var spec = (preprocessing ?? Preprocessing) with { Resolution = resolution ?? (preprocessing ?? Preprocessing).Resolution };
+        return spec.Equals(Preprocessing) ? this : new BackboneSource(Kind, Name, Path, spec.Validate(), WeightsProvenance, Spec, onnxInfo);
+    }
 
     /// <summary>True for a zoo variant or an architecture spec: the network starts from random weights (training it is training from scratch).</summary>
     public bool IsRandomlyInitialised => Kind is BackboneSourceKind.Zoo or BackboneSourceKind.ArchitectureSpecFile;
@@ -100,17 +128,18 @@ public sealed class BackboneSource
         {
             // Read now: a missing or invalid spec is refused naming the file, not after the data is read.
             var spec = ArchitectureSpec.Load(value);
-            return new BackboneSource(BackboneSourceKind.ArchitectureSpecFile, System.IO.Path.GetFileNameWithoutExtension(value), System.IO.Path.GetFullPath(value), spec);
+            return new BackboneSource(BackboneSourceKind.ArchitectureSpecFile, System.IO.Path.GetFileNameWithoutExtension(value), System.IO.Path.GetFullPath(value),
+                PreprocessingSpec.ImageNet(spec.Resolution), "random initialisation (architecture spec)", spec);
         }
         if (value.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) || value.Contains(System.IO.Path.DirectorySeparatorChar))
         {
             if (!File.Exists(value)) throw new FileNotFoundException($"Backbone ONNX file '{value}' does not exist.", value);
-            return new BackboneSource(BackboneSourceKind.OnnxFile, System.IO.Path.GetFileName(value), System.IO.Path.GetFullPath(value));
+            return FromOnnx(BackboneSourceKind.OnnxFile, System.IO.Path.GetFileName(value), System.IO.Path.GetFullPath(value));
         }
         foreach (var dir in ModelDirectories)
         {
             string file = System.IO.Path.Combine(dir, value + ".onnx");
-            if (File.Exists(file)) return new BackboneSource(BackboneSourceKind.Bundled, value, file);
+            if (File.Exists(file)) return FromOnnx(BackboneSourceKind.Bundled, value, file);
         }
         if (value == DefaultBundledName)
             throw new FileNotFoundException(
@@ -119,22 +148,22 @@ public sealed class BackboneSource
                 "The EfficientCnn.MLNet package copies its models/*.onnx to the application's output folder (models/) at build time; " +
                 $"check that the build did, point ${ModelsEnvironmentVariable} at a folder holding it, pass an .onnx file, or name a zoo variant " +
                 $"(e.g. '{FallbackVariant}') to start from random weights.", DefaultBundledName + ".onnx");
-        if (BackboneRegistry.Contains(value)) return new BackboneSource(BackboneSourceKind.Zoo, BackboneRegistry.Get(value).Name, null);
+        if (BackboneRegistry.Contains(value))
+        {
+            var variant = BackboneRegistry.Get(value);
+            return new BackboneSource(BackboneSourceKind.Zoo, variant.Name, null, PreprocessingSpec.ImageNet(variant.DefaultResolution), "random initialisation (zoo)");
+        }
         throw new ArgumentException(
             $"Backbone '{value}' is not a bundled model ({(BundledNames.Count == 0 ? "none found" : string.Join(", ", BundledNames))}), " +
             "not a zoo variant (list them with `efficientcnn zoo`) and not an .onnx file.", "Backbone");
     }
 
-    /// <summary>
-    /// The preprocessing the backbone expects: from the ONNX metadata when it has it, else torchvision's ImageNet
-    /// transform at the variant's default resolution (224 for foreign ONNX files without metadata).
-    /// </summary>
-    public PreprocessingSpec DefaultPreprocessing()
+    private static BackboneSource FromOnnx(BackboneSourceKind kind, string name, string path)
     {
-        if (Path is null) return PreprocessingSpec.ImageNet(BackboneRegistry.Get(Name).DefaultResolution);
-        if (Spec is not null) return PreprocessingSpec.ImageNet(Spec.Resolution);
-        var info = OnnxModelInfo.Read(Path);
-        return PreprocessingSpec.FromMetadata(info.Metadata) ?? PreprocessingSpec.ImageNet(FixedInputSize(info) ?? 224);
+        var info = OnnxModelInfo.Read(path);
+        var preprocessing = PreprocessingSpec.FromMetadata(info.Metadata) ?? PreprocessingSpec.ImageNet(FixedInputSize(info) ?? 224);
+        string provenance = info.Metadata.TryGetValue(OnnxMetadataKeys.Weights, out var weights) ? weights : $"ONNX file {System.IO.Path.GetFileName(path)}";
+        return new BackboneSource(kind, name, path, preprocessing, provenance, onnxInfo: info);
     }
 
     /// <summary>
@@ -146,14 +175,22 @@ public sealed class BackboneSource
     public Backbone CreateFeatureExtractor(int seed = 0)
     {
         Runtime.TorchRuntime.Configure(); // before the first tensor: libtorch is several times slower without it
-
-        if (IsRandomlyInitialised)
-        {
-            torch.random.manual_seed(seed);
-            return Spec is null ? BackboneRegistry.Create(Name, new BackboneOptions { NumClasses = 0 }) : new SearchedNetwork(Spec, numClasses: 0);
-        }
-        CheckImageModel(OnnxModelInfo.Read(Path!));
+        if (IsRandomlyInitialised) return CreateNetwork(numClasses: 0, seed);
+        CheckImageModel(onnxInfo!);
         return OnnxImportedModule.Load(Path!);
+    }
+
+    /// <summary>
+    /// The zoo variant or the spec's network with a head of <paramref name="numClasses"/> classes (0: features only) and
+    /// random weights, drawn from torch's generator seeded with <paramref name="seed"/> (null: as the generator stands).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The backbone is an ONNX file: it has weights and a graph already.</exception>
+    public Backbone CreateNetwork(int numClasses, int? seed = null)
+    {
+        if (!IsRandomlyInitialised)
+            throw new InvalidOperationException($"Backbone {this} is an ONNX model: there is no architecture to build (name a zoo variant or an architecture spec .json).");
+        if (seed is { } s) torch.random.manual_seed(s);
+        return Spec is null ? BackboneRegistry.Create(Name, new BackboneOptions { NumClasses = numClasses }) : new SearchedNetwork(Spec, numClasses);
     }
 
     /// <summary>
@@ -167,13 +204,9 @@ public sealed class BackboneSource
         {
             var model = CreateFeatureExtractor(seed);
             model.eval();
-            var bytes = OnnxExporter.ExportBytes(model, new OnnxExportOptions
-            {
-                VariantName = Name, IncludeHead = false, Preprocessing = DefaultPreprocessing(), WeightsProvenance = $"random initialisation ({(Spec is null ? "zoo" : "architecture spec")})",
-            });
-            return (bytes, OnnxExporter.FeaturesName);
+            return (ExportFeatureExtractor(model, WeightsProvenance), OnnxExporter.FeaturesName);
         }
-        var info = OnnxModelInfo.Read(Path!);
+        var info = onnxInfo!;
         CheckImageModel(info);
         var outputs = info.Outputs.Select(o => o.Name).ToArray();
         string chosen = outputName ?? (outputs.Contains(OnnxExporter.FeaturesName) ? OnnxExporter.FeaturesName : outputs[0]);
@@ -181,6 +214,17 @@ public sealed class BackboneSource
             throw new ArgumentException($"ONNX file '{Path}' has no output '{chosen}'; its outputs are {string.Join(", ", outputs)}.", nameof(outputName));
         return (File.ReadAllBytes(Path!), chosen);
     }
+
+    /// <summary>
+    /// <paramref name="network"/>'s feature extractor (built from this backbone, e.g. after pretraining or distillation)
+    /// as an ONNX backbone: output "features", this backbone's name and preprocessing, and
+    /// <paramref name="weightsProvenance"/> in the metadata.
+    /// </summary>
+    public byte[] ExportFeatureExtractor(Backbone network, string weightsProvenance) =>
+        OnnxExporter.ExportBytes(network, new OnnxExportOptions
+        {
+            VariantName = Name, IncludeHead = false, Preprocessing = Preprocessing, WeightsProvenance = weightsProvenance,
+        });
 
     /// <inheritdoc />
     public override string ToString() => Kind switch

@@ -152,15 +152,14 @@ public sealed class DistillCommand : Command<DistillCommand.Settings>
             using var images = PackedImages.Open(settings.Data!);
             var teacherSource = BackboneSource.Resolve(settings.Teacher);
             var teacherSpec = settings.TeacherMeanImage is { } prep
-                ? MeanImagePreprocessing.Read(prep, teacherSource.DefaultPreprocessing().Resolution)
-                : teacherSource.DefaultPreprocessing();
+                ? MeanImagePreprocessing.Read(prep, teacherSource.Preprocessing.Resolution)
+                : teacherSource.Preprocessing;
             var teacher = NativeTeacher(teacherSource);
-            // A teacher-initialised student keeps the teacher's input convention; a zoo student gets ImageNet's.
+            // A teacher-initialised student keeps the teacher's input convention; any other student its own backbone's.
             var ranks = settings.FactorizeTeacher is null ? null : Settings.ParseRanks(settings.FactorizeTeacher);
-            Backbone student = ranks is not null
-                ? OnnxWeightTransfer.ResNetFromOnnx(teacherSource.Path!, ranks)
-                : BackboneSource.Resolve(settings.Student).CreateFeatureExtractor(settings.Seed);
-            var spec = ranks is not null ? teacherSpec with { Resolution = settings.Resolution } : Backbones.Imaging.PreprocessingSpec.ImageNet(settings.Resolution);
+            var studentSource = ranks is null ? BackboneSource.Resolve(settings.Student).WithPreprocessing(resolution: settings.Resolution) : null;
+            Backbone student = studentSource?.CreateFeatureExtractor(settings.Seed) ?? OnnxWeightTransfer.ResNetFromOnnx(teacherSource.Path!, ranks!);
+            var spec = studentSource?.Preprocessing ?? teacherSpec with { Resolution = settings.Resolution };
             string studentName = ranks is not null ? $"{Path.GetFileNameWithoutExtension(teacherSource.Name)} Tucker-2 {settings.FactorizeTeacher}" : settings.Student!;
             var probes = settings.Probe.Select(p => CreateProbe(p, spec, settings.Seed)).ToList();
             var profile = ModelProfiler.Profile(student, settings.Resolution);
@@ -227,26 +226,4 @@ public sealed class DistillCommand : Command<DistillCommand.Settings>
         string name = File.Exists(path) ? Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(path))) ?? path : Path.GetFileName(Path.TrimEndingDirectorySeparator(path));
         return new LinearProbe(name, fit, score, spec);
     }
-}
-
-/// <summary>The distill command's metrics file: one CSV row per round, appended (a resumed run keeps earlier rows).</summary>
-internal sealed class DistillMetricsCsv
-{
-    private readonly string path;
-
-    public DistillMetricsCsv(string path, IReadOnlyList<string> probes, bool resume)
-    {
-        this.path = path;
-        if (resume && File.Exists(path) && File.ReadLines(path).FirstOrDefault() == Header(probes)) return; // a resumed run with the same columns
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        if (resume && File.Exists(path)) File.Move(path, path + ".previous", overwrite: true); // other columns: kept aside, not mixed
-        File.WriteAllText(path, Header(probes) + "\n");
-    }
-
-    private static string Header(IReadOnlyList<string> probes) =>
-        "round,step,images,train_cosine,heldout_cosine," + string.Concat(probes.Select(p => $"probe_{p},")) + "lr,images_per_second,elapsed_seconds";
-
-    public void Append(EpochMetrics m, long step, long imagesSeen, IReadOnlyList<double> probes, double elapsed) =>
-        File.AppendAllText(path, string.Create(CultureInfo.InvariantCulture,
-            $"{m.Epoch},{step},{imagesSeen},{m.TrainAccuracy:F5},{m.ValidationAccuracy:F5},{string.Concat(probes.Select(p => $"{p:F4},"))}{m.LearningRate:G4},{m.ImagesPerSecond:F2},{elapsed:F0}\n"));
 }

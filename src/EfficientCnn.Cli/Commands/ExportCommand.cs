@@ -19,7 +19,7 @@ public sealed class ExportCommand : Command<ExportCommand.Settings>
     {
         /// <summary>Registry name.</summary>
         [CommandOption("--backbone <NAME>")]
-        [Description("Backbone variant to export (see 'efficientcnn zoo').")]
+        [Description("Zoo variant (see 'efficientcnn zoo') or architecture spec .json to export; its own preprocessing goes into the metadata.")]
         public string? Backbone { get; init; }
 
         /// <summary>Classes of the head.</summary>
@@ -30,7 +30,7 @@ public sealed class ExportCommand : Command<ExportCommand.Settings>
 
         /// <summary>Input size written to the metadata (and fixed in the graph with --fixed-size).</summary>
         [CommandOption("--resolution <R>")]
-        [Description("Input size recorded in the metadata (default: the variant's).")]
+        [Description("Input size recorded in the metadata (default: the backbone's).")]
         public int? Resolution { get; init; }
 
         /// <summary>TorchSharp weights file.</summary>
@@ -59,8 +59,7 @@ public sealed class ExportCommand : Command<ExportCommand.Settings>
             if (string.IsNullOrWhiteSpace(Backbone)) return ValidationResult.Error("--backbone is required.");
             if (string.IsNullOrWhiteSpace(Output)) return ValidationResult.Error("--output is required.");
             if (Classes < 0) return ValidationResult.Error($"--classes must be >= 0, got {Classes}.");
-            if (Resolution is < 32) return ValidationResult.Error($"--resolution must be >= 32, got {Resolution}.");
-            if (ImageLimits.AboveLimit("--resolution", Resolution, ImageLimits.MaxResolution) is { } resolutionLimit) return ValidationResult.Error(resolutionLimit);
+            if (OptionChecks.Resolution(Resolution) is { } resolutionError) return ValidationResult.Error(resolutionError);
             return ValidationResult.Success();
         }
     }
@@ -70,9 +69,11 @@ public sealed class ExportCommand : Command<ExportCommand.Settings>
         OnnxCommandHelpers.Guard(false, () =>
         {
             InputOutputOverlap.Refuse(settings.Output, "output", (settings.Weights, "the --weights file"));
-            var variant = BackboneRegistry.Get(settings.Backbone!);
-            int resolution = settings.Resolution ?? variant.DefaultResolution;
-            using var model = variant.Create(new BackboneOptions { NumClasses = settings.Classes });
+            // The one place the backbone string is parsed; its preprocessing (at --resolution) goes into the metadata.
+            var backbone = BackboneSource.Resolve(settings.Backbone).WithPreprocessing(resolution: settings.Resolution);
+            if (!backbone.IsRandomlyInitialised)
+                throw new ArgumentException($"--backbone '{settings.Backbone}' is an ONNX model already: export writes a zoo variant or an architecture spec .json.", "backbone");
+            using var model = backbone.CreateNetwork(settings.Classes);
             string provenance = "random initialisation (no --weights)";
             if (settings.Weights is { } weights)
             {
@@ -86,8 +87,8 @@ public sealed class ExportCommand : Command<ExportCommand.Settings>
             var sw = Stopwatch.StartNew();
             OnnxExporter.ExportFile(model, settings.Output!, new OnnxExportOptions
             {
-                VariantName = variant.Name,
-                Preprocessing = PreprocessingSpec.ImageNet(resolution),
+                VariantName = backbone.Name,
+                Preprocessing = backbone.Preprocessing,
                 FoldBatchNorm = !settings.KeepBatchNorm,
                 FixedSpatialSize = settings.FixedSize,
                 WeightsProvenance = provenance,

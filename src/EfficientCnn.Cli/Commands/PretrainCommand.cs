@@ -28,7 +28,7 @@ public sealed class PretrainCommand : Command<PretrainCommand.Settings>
 
         /// <summary>Zoo variant to train.</summary>
         [CommandOption("--backbone <NAME>")]
-        [Description("Zoo variant to pretrain from random initialisation.")]
+        [Description("Zoo variant or architecture spec .json to pretrain from random initialisation (or an .onnx backbone to train further); its own preprocessing is used, at --resolution.")]
         [DefaultValue("mobilenet_v2_0.5")]
         public string Backbone { get; init; } = "mobilenet_v2_0.5";
 
@@ -97,10 +97,8 @@ public sealed class PretrainCommand : Command<PretrainCommand.Settings>
         {
             if (string.IsNullOrWhiteSpace(Data)) return ValidationResult.Error("--data is required.");
             if (string.IsNullOrWhiteSpace(Output)) return ValidationResult.Error("--output is required.");
-            if (Resolution < 32) return ValidationResult.Error($"--resolution must be >= 32, got {Resolution}.");
-            if (ImageLimits.AboveLimit("--resolution", Resolution, ImageLimits.MaxResolution) is { } resolutionLimit) return ValidationResult.Error(resolutionLimit);
-            if (BatchSize < 2) return ValidationResult.Error($"--batch-size must be >= 2 (batch norm needs two images), got {BatchSize}.");
-            if (ImageLimits.AboveLimit("--batch-size", BatchSize, ImageLimits.MaxBatchSize) is { } batchsizeLimit) return ValidationResult.Error(batchsizeLimit);
+            if (OptionChecks.Resolution(Resolution) is { } resolutionError) return ValidationResult.Error(resolutionError);
+            if (OptionChecks.TrainingBatchSize(BatchSize) is { } batchSizeError) return ValidationResult.Error(batchSizeError);
             if (Epochs < 1) return ValidationResult.Error($"--epochs must be >= 1, got {Epochs}.");
             if (Resume && string.IsNullOrWhiteSpace(Checkpoint)) return ValidationResult.Error("--resume needs --checkpoint <DIR>: the folder of the run to continue.");
             if (PrecisionOption.Error(Precision) is { } precision) return ValidationResult.Error(precision);
@@ -118,10 +116,11 @@ public sealed class PretrainCommand : Command<PretrainCommand.Settings>
             (string?, string)[] inputs = [(settings.Data, "the --data"), (settings.Backbone, "the --backbone file"), (settings.Teacher, "the --teacher"), (settings.TeacherMeanImage, "the --teacher-mean-image")];
             InputOutputOverlap.Refuse(settings.Output, "output", [.. inputs, (settings.Metrics, "the --metrics file")]);
             InputOutputOverlap.Refuse(settings.Metrics, "metrics", inputs);
+            // The one place the backbone string is parsed; its own preprocessing (mean, std, resize) at --resolution.
+            var source = BackboneSource.Resolve(settings.Backbone).WithPreprocessing(resolution: settings.Resolution);
             var data = ImageDataset.Load(settings.Data!, split: File.Exists(settings.Data) ? "train" : null).EnsureTrainable();
             InputOutputOverlap.Refuse(settings.Output, "output", data.Items.Select(i => (i.Image.Path, "the training image")));
             var (train, validation) = data.StratifiedSplit(0.1, settings.Seed);
-            var spec = PreprocessingSpec.ImageNet(settings.Resolution);
             var metrics = new MetricsLog(settings.Metrics ?? MetricsLog.NextTo(settings.Output!),
                 new MetricsRunInfo(settings.Teacher is null ? "pretrain" : "pretrain --teacher", settings.Backbone, settings.Resolution, data.Source, settings.Seed,
                     PrecisionOption.Describe(precision), settings.Teacher),
@@ -130,31 +129,26 @@ public sealed class PretrainCommand : Command<PretrainCommand.Settings>
             var watch = Stopwatch.StartNew();
             AnsiConsole.MarkupLine($"pretraining [bold]{Markup.Escape(settings.Backbone)}[/] at {settings.Resolution} px in {PrecisionOption.Describe(precision)} on {train.Count} images " +
                                    $"({data.Classes.Count} classes, {validation.Count} held out) from {Markup.Escape(data.Source)}");
-            if (settings.Teacher is not null) return Distill(settings, data, metrics, watch, cancellation.Token);
+            if (settings.Teacher is not null) return Distill(settings, source, data, metrics, watch, cancellation.Token);
             var options = new ClassifierTrainingOptions
             {
                 Epochs = settings.Epochs, BatchSize = settings.BatchSize, LearningRate = settings.LearningRate, WarmupEpochs = 2, WeightDecay = 0.02,
                 Seed = settings.Seed, CheckpointDirectory = settings.Checkpoint, Resume = settings.Resume, OnBadImage = BadImagePolicy.Skip, HeadDropRate = 0.2,
                 Augmentation = ImageAugmentation.Default with { MinScale = 0.25f }, Precision = precision,
             };
-            var source = BackboneSource.Resolve(settings.Backbone);
             var result = TrainingConsole.Run(settings.Epochs, m =>
             {
                 AnsiConsole.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"epoch {m.Epoch}/{settings.Epochs}: train loss {m.TrainLoss:F3} acc {m.TrainAccuracy:P1}, val loss {m.ValidationLoss:F3} acc {m.ValidationAccuracy:P1}, lr {m.LearningRate:G3}, {m.ImagesPerSecond:F0} img/s, {watch.Elapsed:hh\\:mm\\:ss}"));
                 metrics.Record(m);
-            }, callbacks => new ClassifierTrainer(options with { OnProgress = callbacks.OnProgress, OnEpoch = callbacks.OnEpoch })
-                .Train(source.CreateFeatureExtractor(settings.Seed), spec, train, validation, cancellation.Token));
+            }, callbacks => new BackboneClassifierTraining(source, train, validation, cancellation.Token)
+                .Train(options with { OnProgress = callbacks.OnProgress, OnEpoch = callbacks.OnEpoch }, cancellation.Token));
             metrics.Complete(result.History);
             var best = result.History.FirstOrDefault(h => h.Epoch == result.BestEpoch);
             var model = result.Model;
             model.to(torch.CPU);
-            var bytes = OnnxExporter.ExportBytes(model, new OnnxExportOptions
-            {
-                VariantName = source.Name, IncludeHead = false, Preprocessing = spec,
-                WeightsProvenance = string.Create(CultureInfo.InvariantCulture,
-                    $"efficientcnn pretrain: supervised on {data.Source} ({train.Count} images, {data.Classes.Count} classes), {result.History.Count} epochs at {settings.Resolution} px, best epoch {result.BestEpoch} (validation accuracy {best?.ValidationAccuracy:P1}), seed {settings.Seed}"),
-            });
+            var bytes = source.ExportFeatureExtractor(model, string.Create(CultureInfo.InvariantCulture,
+                $"efficientcnn pretrain: supervised on {data.Source} ({train.Count} images, {data.Classes.Count} classes), {result.History.Count} epochs at {settings.Resolution} px, best epoch {result.BestEpoch} (validation accuracy {best?.ValidationAccuracy:P1}), seed {settings.Seed}"));
             OnnxExporter.WriteAtomically(settings.Output!, bytes);
             AnsiConsole.MarkupLine($"wrote [bold]{Markup.Escape(settings.Output!)}[/] ({bytes.Length / 1e6:F1} MB) in {watch.Elapsed:hh\\:mm\\:ss}; best epoch {result.BestEpoch}" +
                                    (result.Cancelled && settings.Checkpoint is not null ? "; stopped early by Ctrl-C: rerun with --resume to continue" : result.Cancelled ? "; stopped early by Ctrl-C" : ""));
@@ -163,15 +157,15 @@ public sealed class PretrainCommand : Command<PretrainCommand.Settings>
         });
 
     /// <summary>Feature distillation from --teacher into the zoo backbone, then the same ONNX export.</summary>
-    private static int Distill(Settings settings, ImageDataset data, MetricsLog metrics, Stopwatch watch, CancellationToken cancellationToken)
+    private static int Distill(Settings settings, BackboneSource studentSource, ImageDataset data, MetricsLog metrics, Stopwatch watch, CancellationToken cancellationToken)
     {
         var teacherSource = BackboneSource.Resolve(settings.Teacher);
         var teacherSpec = settings.TeacherMeanImage is { } prep
-            ? MeanImagePreprocessing.Read(prep, teacherSource.DefaultPreprocessing().Resolution)
-            : teacherSource.DefaultPreprocessing();
+            ? MeanImagePreprocessing.Read(prep, teacherSource.Preprocessing.Resolution)
+            : teacherSource.Preprocessing;
         var teacher = teacherSource.CreateFeatureExtractor();
-        var student = BackboneSource.Resolve(settings.Backbone).CreateFeatureExtractor(settings.Seed);
-        var spec = PreprocessingSpec.ImageNet(settings.Resolution);
+        var student = studentSource.CreateFeatureExtractor(settings.Seed);
+        var spec = studentSource.Preprocessing;
         AnsiConsole.MarkupLine($"distilling [bold]{Markup.Escape(teacherSource.Name)}[/] ({teacher.FeatureDim} features at {teacherSpec.Resolution} px) into " +
                                $"[bold]{Markup.Escape(settings.Backbone)}[/] at {settings.Resolution} px on {data.Count} images from {Markup.Escape(data.Source)}");
         var history = TrainingConsole.Run(settings.Epochs, m =>
@@ -186,12 +180,8 @@ public sealed class PretrainCommand : Command<PretrainCommand.Settings>
         }).Distill(student, spec, teacher, teacherSpec, data, cancellationToken));
         metrics.Complete(history);
         var last = history.LastOrDefault();
-        var bytes = OnnxExporter.ExportBytes(student, new OnnxExportOptions
-        {
-            VariantName = settings.Backbone, IncludeHead = false, Preprocessing = spec,
-            WeightsProvenance = string.Create(CultureInfo.InvariantCulture,
-                $"efficientcnn pretrain: features distilled from {teacherSource.Name} on {data.Source} ({data.Count} images, labels unused), {history.Count} epochs at {settings.Resolution} px, held-out cosine {last?.ValidationAccuracy:F3}, seed {settings.Seed}"),
-        });
+        var bytes = studentSource.ExportFeatureExtractor(student, string.Create(CultureInfo.InvariantCulture,
+            $"efficientcnn pretrain: features distilled from {teacherSource.Name} on {data.Source} ({data.Count} images, labels unused), {history.Count} epochs at {settings.Resolution} px, held-out cosine {last?.ValidationAccuracy:F3}, seed {settings.Seed}"));
         OnnxExporter.WriteAtomically(settings.Output!, bytes);
         AnsiConsole.MarkupLine($"wrote [bold]{Markup.Escape(settings.Output!)}[/] ({bytes.Length / 1e6:F1} MB) in {watch.Elapsed:hh\\:mm\\:ss}");
         AnsiConsole.MarkupLine($"metrics: {Markup.Escape(metrics.CsvPath)}, {Markup.Escape(metrics.JsonPath)}");

@@ -146,8 +146,7 @@ public sealed partial class SearchCommand : Command<SearchCommand.Settings>
             if (Strategy is not ("reinforce" or "random")) return ValidationResult.Error($"--strategy must be reinforce or random, got '{Strategy}'.");
             if (Soft && Hard) return ValidationResult.Error("--soft and --hard exclude each other.");
             if (Seed < 0) return ValidationResult.Error($"--seed must be >= 0, got {Seed}.");
-            if (Resolution < 32) return ValidationResult.Error($"--resolution must be >= 32, got {Resolution}.");
-            if (ImageLimits.AboveLimit("--resolution", Resolution, ImageLimits.MaxResolution) is { } resolutionLimit) return ValidationResult.Error(resolutionLimit);
+            if (OptionChecks.Resolution(Resolution) is { } resolutionError) return ValidationResult.Error(resolutionError);
             if (ImageLimits.AboveLimit("--proxy-resolution", ProxyResolution, ImageLimits.MaxResolution) is { } proxyresolutionLimit) return ValidationResult.Error(proxyresolutionLimit);
             if (ImageLimits.AboveLimit("--batch", Batch, ImageLimits.MaxBatchSize) is { } batchLimit) return ValidationResult.Error(batchLimit);
             if (Batch < 1 || Threads < 1 || Runs < 1) return ValidationResult.Error("--batch, --threads and --runs must be >= 1.");

@@ -2,7 +2,11 @@ using System.ComponentModel;
 using System.Text.RegularExpressions;
 using EfficientCnn.Backbones.Imaging;
 using EfficientCnn.Backbones.Registry;
+using EfficientCnn.Backbones.Runtime;
 using EfficientCnn.Backbones.Training;
+using EfficientCnn.MLNet;
+using EfficientCnn.MLNet.Experiments;
+using EfficientCnn.Cli.Terminal;
 using Microsoft.ML;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -113,11 +117,9 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             if (IsAuto && ValidationFraction == 0) return ValidationResult.Error("--backbone auto compares candidates on held-out images: --validation-fraction must be > 0.");
             if (GroupPattern is not null && ParseGroupPattern(GroupPattern) is null) return ValidationResult.Error($"--group-pattern '{GroupPattern}' is not a valid regular expression.");
             if (GroupPattern is not null && ValidationFraction == 0) return ValidationResult.Error("--group-pattern groups the validation split: --validation-fraction must be > 0.");
-            if (Resolution is < 32) return ValidationResult.Error($"--resolution must be >= 32, got {Resolution}.");
-            if (ImageLimits.AboveLimit("--resolution", Resolution, ImageLimits.MaxResolution) is { } resolutionLimit) return ValidationResult.Error(resolutionLimit);
+            if (OptionChecks.Resolution(Resolution) is { } resolutionError) return ValidationResult.Error(resolutionError);
             if (ParseScope(Scope) is null) return ValidationResult.Error($"--scope must be all, last or head, got '{Scope}'.");
-            if (BatchSize < 2) return ValidationResult.Error($"--batch-size must be >= 2 (batch norm needs two images), got {BatchSize}.");
-            if (ImageLimits.AboveLimit("--batch-size", BatchSize, ImageLimits.MaxBatchSize) is { } batchsizeLimit) return ValidationResult.Error(batchsizeLimit);
+            if (OptionChecks.TrainingBatchSize(BatchSize) is { } batchSizeError) return ValidationResult.Error(batchSizeError);
             if (MaxLatencyMs is <= 0) return ValidationResult.Error($"--max-latency-ms must be > 0, got {MaxLatencyMs}.");
             if (Seed < 0) return ValidationResult.Error($"--seed must be >= 0, got {Seed}.");
             if (PrecisionOption.Error(Precision) is { } precision) return ValidationResult.Error(precision);
@@ -142,7 +144,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
     };
 
     /// <summary>Refuses to save a model when fewer than two training images could be read (the trainer skips unreadable ones).</summary>
-    private static void EnsureSomethingWasLearned(ClassifierTraining training, TrainingResult result)
+    private static void EnsureSomethingWasLearned(ImageClassificationData training, TrainingResult result)
     {
         var bad = result.BadImages.Images.Select(b => b.Image).ToHashSet(StringComparer.Ordinal);
         int readable = training.Train.Items.Count(i => !bad.Contains(i.Image.Name));
@@ -156,13 +158,15 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken) =>
         OnnxCommandHelpers.Guard(false, () =>
         {
+            // A killed run's scratch checkpoints go first, even when this run fails on its options.
             TemporaryFolders.DeleteOrphans(TemporaryFolders.TrainPrefix);
             // Everything that can be checked is checked before the first epoch: nothing is lost to a typo after an hour.
             string output = ModelFiles.CheckWritableFile(settings.Output!, "output");
             InputOutputOverlap.Refuse(output, "output", (settings.Data, "the --data"), (settings.Backbone, "the --backbone file"));
             if (settings.Report is not null) ModelFiles.CheckWritableFolder(settings.Report, "report");
             if (settings.Checkpoint is not null) ModelFiles.CheckWritableFolder(settings.Checkpoint, "checkpoint");
-            if (!settings.IsAuto) BackboneSource.Resolve(settings.Backbone);
+            // The one place the backbone string is parsed: everything below gets the resolved backbone.
+            var backbone = settings.IsAuto ? null : BackboneSource.Resolve(settings.Backbone);
             var precision = PrecisionOption.Check(settings.Precision);
             var data = ImageData.Load(settings.Data!, "train").EnsureTrainable();
             if (settings.GroupPattern is not null) data = data.WithGroups(ParseGroupPattern(settings.GroupPattern)!, "--group-pattern");
@@ -171,19 +175,37 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             AnsiConsole.WriteLine($"Data: {data.Count} images, {data.Classes.Count} classes ({string.Join(", ", data.Classes.Select((c, i) => $"{c} {counts[i]}"))})");
 
             using var cancellation = new ConsoleCancellation(cancellationToken);
-            DateTime? deadline = settings.Time is null ? null : DateTime.UtcNow + SearchCommand.ParseDuration(settings.Time)!.Value;
+            TimeSpan? budget = settings.Time is null ? null : SearchCommand.ParseDuration(settings.Time)!.Value;
             var ml = new MLContext(settings.Seed);
-            var training = new ClassifierTraining(ml, data, settings.ValidationFraction, settings.Seed);
-            var setup = new TrainSetup(settings.Resolution, settings.BatchSize, settings.Seed, settings.Checkpoint, precision);
-            TrainedModel final;
+            var training = new ImageClassificationData(ml, data, settings.ValidationFraction, settings.Seed);
+            var experiment = new ImageClassificationExperiment(ml, new ImageClassificationExperimentOptions
+            {
+                TimeBudget = budget, Epochs = settings.Epochs, MaxLatencyMs = settings.MaxLatencyMs,
+                Trainer = new ImageClassifierTrainerOptions
+                {
+                    Resolution = settings.Resolution, Seed = settings.Seed, CancellationToken = cancellation.Token,
+                    Training = new ClassifierTrainingOptions
+                    {
+                        BatchSize = settings.BatchSize, CheckpointDirectory = settings.Checkpoint, Precision = precision, OnBadImage = BadImagePolicy.Skip,
+                    },
+                },
+                OnMessage = AnsiConsole.WriteLine,
+                RunTrial = TrainingConsole.Run,
+            });
+            TrainedImageClassifier final;
             IReadOnlyList<LeaderboardRow> leaderboard = [];
-            if (settings.IsAuto)
-                (final, leaderboard) = AutoExperiment.Run(training, setup, settings.Epochs, settings.MaxLatencyMs, deadline, cancellation.Token);
+            if (backbone is null)
+            {
+                var heldOut = training.ValidationView
+                              ?? throw new ArgumentException($"--backbone auto compares candidates on held-out images, but --validation-fraction {settings.ValidationFraction} held out none of the {data.Count}.", "validation-fraction");
+                var outcome = experiment.Run(training.TrainView, heldOut);
+                LeaderboardTable.Print(outcome);
+                (final, leaderboard) = (outcome.Best, outcome.Leaderboard);
+            }
             else
             {
-                string backbone = BackboneSource.Resolve(settings.Backbone).Path ?? BackboneSource.Resolve(settings.Backbone).Name;
-                AnsiConsole.WriteLine($"Training {backbone} ({settings.Scope}) on {training.Train.Count} images, validating on {training.Validation?.Count ?? 0}");
-                final = training.FitWithinBudget(setup, backbone, ParseScope(settings.Scope)!.Value, settings.Epochs, deadline, cancellation.Token);
+                AnsiConsole.WriteLine($"Training {backbone.Path ?? backbone.Name} ({settings.Scope}) on {training.Train.Count} images, validating on {training.Validation?.Count ?? 0}");
+                final = experiment.Train(training.TrainView, training.ValidationView, backbone, ParseScope(settings.Scope)!.Value, budget);
             }
 
             var result = final.Result;
@@ -193,7 +215,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
                 AnsiConsole.MarkupLineInterpolated($"[yellow]warning:[/] skipped {result.BadImages.Count} unreadable images, e.g. {result.BadImages.Images[0].Image}: {result.BadImages.Images[0].Reason}");
             var pipeline = training.Pipeline(final.Scorer);
             ModelFiles.Save(ml, pipeline, output);
-            AnsiConsole.WriteLine($"Saved {output} ({final.Backbone}, epochs {result.History.Count}, best {result.BestEpoch}, {final.Seconds:F1} s)");
+            AnsiConsole.WriteLine($"Saved {output} ({final.Backbone.Path ?? final.Backbone.Name}, epochs {result.History.Count}, best {result.BestEpoch}, {final.Seconds:F1} s)");
 
             ClassificationEvaluation? evaluation = null;
             if (training.Validation is { } validation)

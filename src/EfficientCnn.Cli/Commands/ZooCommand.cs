@@ -1,3 +1,4 @@
+using EfficientCnn.Backbones.Profiling;
 using System.ComponentModel;
 using System.Text.Json;
 using EfficientCnn.Backbones.Imaging;
@@ -38,8 +39,7 @@ public sealed class ZooCommand : Command<ZooCommand.Settings>
         public override ValidationResult Validate()
         {
             if (Classes < 0) return ValidationResult.Error($"--classes must be >= 0, got {Classes}.");
-            if (Resolution is < 32) return ValidationResult.Error($"--resolution must be >= 32 (the smallest input the zoo accepts), got {Resolution}.");
-            if (ImageLimits.AboveLimit("--resolution", Resolution, ImageLimits.MaxResolution) is { } resolutionLimit) return ValidationResult.Error(resolutionLimit);
+            if (OptionChecks.Resolution(Resolution) is { } resolutionError) return ValidationResult.Error(resolutionError);
             return ValidationResult.Success();
         }
     }
@@ -47,7 +47,7 @@ public sealed class ZooCommand : Command<ZooCommand.Settings>
     /// <inheritdoc />
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var rows = BackboneCatalog.Summarize(settings.Classes, settings.Resolution, settings.Names is { Length: > 0 } n ? n : null);
+        var rows = ZooSummary.Summarize(settings.Classes, settings.Resolution, settings.Names is { Length: > 0 } n ? n : null);
         if (settings.Json)
         {
             Console.Out.WriteLine(JsonSerializer.Serialize(rows.ToList(), new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }));

@@ -1,16 +1,16 @@
 using System.Diagnostics;
 using System.Globalization;
 
-namespace EfficientCnn.Cli.Commands;
+namespace EfficientCnn.Backbones.Runtime;
 
 /// <summary>
 /// Scratch folders in the temporary folder named after the process that owns them
 /// (<c>efficientcnn-train-PID-GUID</c>), so that one left by a killed run (SIGKILL, power loss: no chance to clean
 /// up) is recognised as orphaned and deleted by the next run.
 /// </summary>
-internal static class TemporaryFolders
+public static class TemporaryFolders
 {
-    /// <summary>Prefix of the training checkpoint folders of <c>train --time</c>.</summary>
+    /// <summary>Prefix of the checkpoint folders of time-budgeted training (<see cref="Training.BackboneClassifierTraining"/>).</summary>
     public const string TrainPrefix = "efficientcnn-train-";
 
     /// <summary>A new folder path (not created) owned by this process.</summary>

@@ -1,6 +1,6 @@
 using EfficientCnn.Backbones.Runtime;
 
-namespace EfficientCnn.Cli.Commands;
+namespace EfficientCnn.Cli.Plumbing;
 
 /// <summary>
 /// Refuses an output that is one of the command's inputs, before any work: <c>train --data d/split.csv --output

@@ -1,7 +1,7 @@
 using EfficientCnn.Backbones.Training;
 using Microsoft.ML;
 
-namespace EfficientCnn.Cli.Commands;
+namespace EfficientCnn.MLNet.Scoring;
 
 /// <summary>Input row of a saved model: the image file to classify.</summary>
 public sealed class ImagePathRow
@@ -21,7 +21,7 @@ public sealed class LabeledImagePathRow
 }
 
 /// <summary>Reads the <c>--data</c> of train/evaluate (a folder of class folders or a CSV) and turns it into ML.NET data views.</summary>
-internal static class ImageData
+public static class ImageData
 {
     /// <summary>
     /// Reads a folder of class folders, or a CSV <c>path,label[,split]</c>; with a split column only the rows of

@@ -1,6 +1,6 @@
 using EfficientCnn.Backbones.Training;
 
-namespace EfficientCnn.Cli.Commands;
+namespace EfficientCnn.Cli.Plumbing;
 
 /// <summary>The <c>--precision auto|fp32|bf16|fp16</c> option of the training commands.</summary>
 internal static class PrecisionOption

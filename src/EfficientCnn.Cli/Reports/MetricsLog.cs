@@ -5,7 +5,7 @@ using System.Text.Json.Nodes;
 using EfficientCnn.Backbones.Onnx;
 using EfficientCnn.Backbones.Training;
 
-namespace EfficientCnn.Cli.Commands;
+namespace EfficientCnn.Cli.Reports;
 
 /// <summary>What a metrics file says about the run that wrote it.</summary>
 /// <param name="Command">The command and mode, e.g. "pretrain" or "pretrain --teacher".</param>

@@ -1,8 +1,9 @@
 using EfficientCnn.Backbones.Training;
+using EfficientCnn.MLNet.Experiments;
 using Spectre.Console;
 using EfficientCnn.Cli.Reports;
 
-namespace EfficientCnn.Cli.Commands;
+namespace EfficientCnn.Cli.Reports;
 
 /// <summary>Writes the <c>--report DIR</c> of train and evaluate: learning curves, confusion matrix, per-class bars, misclassified images, leaderboard.</summary>
 internal static class ReportBuilder

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Spectre.Console;
 
-namespace EfficientCnn.Cli.Commands;
+namespace EfficientCnn.Cli.Plumbing;
 
 /// <summary>Shared output and error handling of the ONNX commands.</summary>
 internal static class OnnxCommandHelpers

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using Spectre.Console;
 
-namespace EfficientCnn.Cli.Commands;
+namespace EfficientCnn.Cli.Terminal;
 
 /// <summary>
 /// Turns the first Ctrl-C, and any SIGTERM, into a cancellation request (training stops after the current batch and

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using EfficientCnn.Backbones.Training;
 
-namespace EfficientCnn.Cli.Commands;
+namespace EfficientCnn.Cli.Terminal;
 
 /// <summary>
 /// Throughput and remaining time of a training run from its "train" progress reports. The rate is measured on this
@@ -15,8 +15,8 @@ internal sealed class TrainingEta(int epochs)
     private TimeSpan firstReportAt, lastReportAt;
     private long imagesAtFirstReport, imagesOfEarlierEpochs;
 
-    /// <summary>Epochs of the whole run.</summary>
-    public int Epochs => epochs;
+    /// <summary>Epochs of the whole run (a time budget sets them after the first epoch).</summary>
+    public int Epochs { get => epochs; set => epochs = value; }
 
     /// <summary>The 1-based epoch in progress (0 before the first report).</summary>
     public int Epoch { get; private set; }

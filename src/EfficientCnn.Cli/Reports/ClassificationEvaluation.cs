@@ -1,6 +1,6 @@
 using EfficientCnn.Backbones.Training;
 
-namespace EfficientCnn.Cli.Commands;
+namespace EfficientCnn.Cli.Reports;
 
 /// <summary>Precision, recall and support of one class.</summary>
 /// <param name="Label">Class name.</param>

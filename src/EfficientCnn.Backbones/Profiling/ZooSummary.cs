@@ -1,7 +1,6 @@
-using EfficientCnn.Backbones.Profiling;
 using EfficientCnn.Backbones.Registry;
 
-namespace EfficientCnn.MLNet;
+namespace EfficientCnn.Backbones.Profiling;
 
 /// <summary>One row of the backbone catalogue: what a user compares when choosing a backbone.</summary>
 /// <param name="Name">Registry name.</param>
@@ -12,8 +11,11 @@ namespace EfficientCnn.MLNet;
 /// <param name="Resolution">Input size the cost was measured at.</param>
 public sealed record BackboneSummary(string Name, string Family, long Params, long Macs, int FeatureDim, int Resolution);
 
-/// <summary>Lists the zoo with measured costs (used by the CLI's <c>zoo</c> command and by backbone selection).</summary>
-public static class BackboneCatalog
+/// <summary>
+/// Lists the zoo with measured costs (the CLI's <c>zoo</c> command). Not an ML.NET catalog: those are all in
+/// EfficientCnnCatalogExtensions; this is the engine profiling its variants.
+/// </summary>
+public static class ZooSummary
 {
     /// <summary>
     /// Builds each variant and profiles it. <paramref name="resolution"/> overrides each variant's default input size.
@@ -24,7 +26,7 @@ public static class BackboneCatalog
         foreach (var variant in variants)
         {
             int size = resolution ?? variant.DefaultResolution;
-            using var model = variant.Create(new Backbones.BackboneOptions { NumClasses = numClasses });
+            using var model = variant.Create(new BackboneOptions { NumClasses = numClasses });
             var profile = ModelProfiler.Profile(model, size);
             yield return new BackboneSummary(variant.Name, variant.Family, profile.Params, profile.Macs, model.FeatureDim, size);
         }

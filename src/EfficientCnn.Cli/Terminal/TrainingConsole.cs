@@ -3,12 +3,13 @@ using EfficientCnn.MLNet;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 
-namespace EfficientCnn.Cli.Commands;
+namespace EfficientCnn.Cli.Terminal;
 
 /// <summary>The callbacks a training run reports to (they go into the trainer's options).</summary>
 /// <param name="OnProgress">Called after every batch.</param>
 /// <param name="OnEpoch">Called after every epoch.</param>
-internal sealed record TrainingCallbacks(Action<TrainingProgress> OnProgress, Action<EpochMetrics> OnEpoch);
+/// <param name="OnEpochsPlanned">Called when a time budget has set the number of epochs.</param>
+internal sealed record TrainingCallbacks(Action<TrainingProgress> OnProgress, Action<EpochMetrics> OnEpoch, Action<int> OnEpochsPlanned);
 
 /// <summary>
 /// Shows a training run. On an interactive terminal: a live bar over the whole run (epochs × images) with elapsed
@@ -19,13 +20,16 @@ internal sealed record TrainingCallbacks(Action<TrainingProgress> OnProgress, Ac
 internal static class TrainingConsole
 {
     /// <summary>Runs <paramref name="fit"/> with <paramref name="options"/>' callbacks wired to the console (the <c>train</c> command).</summary>
-    public static T Run<T>(ImageClassifierTrainer.Options options, Func<T> fit) =>
-        Run(options.Epochs, m => AnsiConsole.WriteLine(EpochLine(m)), callbacks =>
+    public static T Run<T>(ImageClassifierTrainerOptions options, Func<ImageClassifierTrainerOptions, T> fit)
+    {
+        // With a time budget an end-to-end run starts with one epoch; the rest is planned from its duration.
+        int epochs = options.TimeBudget is null || options.Training.Scope == TrainScope.HeadOnly ? options.Training.Epochs : 1;
+        return Run(epochs, m => AnsiConsole.WriteLine(EpochLine(m)), callbacks => fit(options with
         {
-            options.OnProgress = callbacks.OnProgress;
-            options.OnEpoch = callbacks.OnEpoch;
-            return fit();
-        });
+            Training = options.Training with { OnProgress = callbacks.OnProgress, OnEpoch = callbacks.OnEpoch },
+            OnEpochsPlanned = callbacks.OnEpochsPlanned,
+        }));
+    }
 
     /// <summary>
     /// Runs <paramref name="fit"/>, which must pass the callbacks it is given to its trainer; <paramref name="onEpoch"/>
@@ -68,7 +72,7 @@ internal static class TrainingConsole
             AnsiConsole.WriteLine(p.Phase == "train"
                 ? $"  epoch {p.Epoch}/{eta.Epochs} {100 * p.Done / Math.Max(1, p.Total),3}% ({p.Done}/{p.Total} images), {eta.RateAndRemaining()}"
                 : $"  featurizing {p.Done}/{p.Total} images");
-        }, onEpoch);
+        }, onEpoch, epochs => Planned(eta, epochs));
     }
 
     /// <summary>The live bars: one over the whole run, one for the phase in progress (feature caching, validation).</summary>
@@ -88,7 +92,7 @@ internal static class TrainingConsole
                 phaseTask?.StopTask();
                 phase = null;
                 onEpoch(m);
-            });
+            }, epochs => Planned(eta, epochs));
         }
 
         public TrainingCallbacks Callbacks { get; }
@@ -117,6 +121,12 @@ internal static class TrainingConsole
             }
             phaseTask!.Value = p.Done;
         }
+    }
+
+    private static void Planned(TrainingEta eta, int epochs)
+    {
+        eta.Epochs = epochs;
+        AnsiConsole.WriteLine($"  {epochs} epochs fit in the time budget");
     }
 
     /// <summary>One epoch's loss and accuracy (train, then validation), learning rate and seconds, on one short line (logs wrap at 80).</summary>

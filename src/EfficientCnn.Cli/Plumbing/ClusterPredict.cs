@@ -1,3 +1,4 @@
+using EfficientCnn.Cli.Commands;
 using EfficientCnn.Cluster;
 using EfficientCnn.Cluster.Client;
 using EfficientCnn.Cluster.Jobs;
@@ -5,7 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Spectre.Console;
 
-namespace EfficientCnn.Cli.Commands;
+namespace EfficientCnn.Cli.Plumbing;
 
 /// <summary><c>efficientcnn predict --cluster</c>: the same job as local predict, handed to the cluster's silos.</summary>
 internal static class ClusterPredict

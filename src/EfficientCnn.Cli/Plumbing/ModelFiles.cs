@@ -5,7 +5,7 @@ using EfficientCnn.MLNet.Persistence;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
-namespace EfficientCnn.Cli.Commands;
+namespace EfficientCnn.Cli.Plumbing;
 
 /// <summary>Checks output paths before long work, saves model zips atomically and loads them back with clear errors.</summary>
 internal static class ModelFiles
