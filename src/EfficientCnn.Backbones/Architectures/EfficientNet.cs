@@ -14,7 +14,7 @@ namespace EfficientCnn.Backbones.Architectures;
 /// Module names equal torchvision's state dict: <c>features.0</c> stem, <c>features.1</c>…<c>features.7</c> MBConv stages,
 /// <c>features.8</c> 1x1 head conv, <c>avgpool</c>, <c>classifier</c> (Dropout + Linear).
 /// </summary>
-public sealed class EfficientNet : Backbone
+public sealed class EfficientNet : Backbone, IBackboneFamily
 {
     /// <summary>
     /// One row of the paper's Table 1 (stages 2–8): an MBConv stage of B0 before scaling.
@@ -264,12 +264,14 @@ public sealed class EfficientNet : Backbone
         public string ExportOnnx(OnnxGraphBuilder g, string input) => input;
     }
 
+    static int IBackboneFamily.ListingOrder => 6; // EfficientNet (Tan & Le 2019)
+
     /// <summary>
     /// Registered variants B0–B7: (width, depth, resolution, dropout) of the TF reference's <c>efficientnet_params</c>,
     /// which torchvision uses. Params are exact torchvision counts; MACs (torchvision "GFLOPS") are from torchvision's
     /// model docs at torchvision's evaluation crop, which equals the paper's resolution except for B2 (288 vs 260).
     /// </summary>
-    internal static IEnumerable<BackboneVariant> Variants()
+    static IEnumerable<BackboneVariant> IBackboneFamily.Variants()
     {
         // name, width, depth, resolution (paper), dropout, torchvision params, MACs reference, MACs resolution, source
         (string Name, double W, double D, int Res, double Drop, long Params, long Macs, int MacsRes, string Source)[] table =

@@ -18,7 +18,7 @@ namespace EfficientCnn.Backbones.Architectures;
 /// <para>torchvision's <c>transform_input</c> (re-normalisation for its TensorFlow-ported weights) is not implemented:
 /// it is off for untrained models, which is all this zoo builds.</para>
 /// </remarks>
-public sealed class GoogLeNet : Backbone
+public sealed class GoogLeNet : Backbone, IBackboneFamily
 {
     /// <summary>
     /// Paper Table 1, one row per Inception module: name, #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj.
@@ -282,8 +282,10 @@ public sealed class GoogLeNet : Backbone
         }
     }
 
+    static int IBackboneFamily.ListingOrder => 9; // reference point: GoogLeNet
+
     /// <summary>Registered variant. Reference: torchvision's googlenet docs (6,624,904 params, 1.50 GFLOPS).</summary>
-    internal static IEnumerable<BackboneVariant> Variants()
+    static IEnumerable<BackboneVariant> IBackboneFamily.Variants()
     {
         yield return new("googlenet", "GoogLeNet", 224,
             o => new GoogLeNet(o.NumClasses, o.DropRate ?? 0.2),

@@ -15,7 +15,7 @@ namespace EfficientCnn.Backbones.Architectures;
 /// and <c>classifier</c> = Dropout + Linear.
 /// </summary>
 /// <remarks>The searched variant with squeeze-and-excitation is <see cref="MnasNetA1"/>.</remarks>
-public sealed class MnasNet : Backbone
+public sealed class MnasNet : Backbone, IBackboneFamily
 {
     /// <summary>
     /// BatchNorm momentum of the reference: TensorFlow's decay 0.9997, which is PyTorch momentum 1 - 0.9997.
@@ -210,12 +210,14 @@ public sealed class MnasNet : Backbone
         }
     }
 
+    static int IBackboneFamily.ListingOrder => 5; // MnasNet (Tan et al. 2018)
+
     /// <summary>
     /// Registered variants. B1: torchvision's weights metadata (exact <c>num_params</c>, <c>_ops</c> GFLOPS = GMACs to
     /// 3 digits). A1: paper Table 1 / Figure 7(a) (3.9M params, 312M mult-adds), exact params from timm's
     /// <c>semnasnet_100</c> module layout.
     /// </summary>
-    internal static IEnumerable<BackboneVariant> Variants()
+    static IEnumerable<BackboneVariant> IBackboneFamily.Variants()
     {
         // torchvision MNASNet{0_5,0_75,1_0,1_3}_Weights meta: num_params and "_ops" (GFLOPS, i.e. GMACs).
         // Our exact MACs at 224 px are in the Source strings (ZooTests checks them within 2% of the reference).

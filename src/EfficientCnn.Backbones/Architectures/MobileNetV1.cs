@@ -34,7 +34,7 @@ namespace EfficientCnn.Backbones.Architectures;
 /// The classifier is a Linear layer (TF-slim's 1x1 conv over the pooled vector is the same operation).
 /// </para>
 /// </remarks>
-public sealed class MobileNetV1 : Backbone
+public sealed class MobileNetV1 : Backbone, IBackboneFamily
 {
     /// <summary>
     /// Paper Table 1 body after the stem: (output channels, stride) of each depthwise-separable block.
@@ -158,6 +158,8 @@ public sealed class MobileNetV1 : Backbone
         public string ExportOnnx(OnnxGraphBuilder g, string input) => g.Export(pointwise, g.Export(depthwise, input));
     }
 
+    static int IBackboneFamily.ListingOrder => 1; // MobileNetV1 (Howard et al. 2017)
+
     /// <summary>
     /// Registered variants. MACs: paper Table 6 (width multiplier, 224 px) and Table 7 (resolution multiplier,
     /// α = 1); the paper's 1.0-224 figure (569M) equals TF-slim's per-layer table in mobilenet_v1.py
@@ -166,7 +168,7 @@ public sealed class MobileNetV1 : Backbone
     /// 0.5M for α = 0.25 is a rounding of 0.47M and lies 6% from the exact count, so the README figures are used.
     /// Counts are paper-rounded (no exact reference: torchvision has no MobileNetV1, and TF-slim's BN has no γ).
     /// </summary>
-    internal static IEnumerable<BackboneVariant> Variants()
+    static IEnumerable<BackboneVariant> IBackboneFamily.Variants()
     {
         const string family = "MobileNetV1";
         const string readme = "TF-slim mobilenet_v1.md";

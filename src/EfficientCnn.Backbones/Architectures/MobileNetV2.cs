@@ -18,7 +18,7 @@ namespace EfficientCnn.Backbones.Architectures;
 /// TF-slim's rounding); the last 1x1 convolution keeps 1280 channels unless α &gt; 1 (paper section 6.1:
 /// "we do not apply the width multiplier to the last convolutional layer" for α &lt; 1).
 /// </remarks>
-public sealed class MobileNetV2 : Backbone
+public sealed class MobileNetV2 : Backbone, IBackboneFamily
 {
     /// <summary>
     /// Paper Table 2 body: expansion factor t, output channels c, repeats n, stride s of the first repeat.
@@ -162,6 +162,8 @@ public sealed class MobileNetV2 : Backbone
         }
     }
 
+    static int IBackboneFamily.ListingOrder => 3; // MobileNetV2 (Sandler et al. 2018)
+
     /// <summary>
     /// Registered variants. 1.0: torchvision's <c>mobilenet_v2</c> (3,504,872 params exact; its 0.30 GFLOPS is
     /// too rounded, so the paper's 300M mult-adds of Table 4 is used — the exact count of this network is 300.8M).
@@ -169,7 +171,7 @@ public sealed class MobileNetV2 : Backbone
     /// paper's Table 6 / Figure 5 report; its parameter figures are rounded to 10k and count 1001 classes and
     /// BN without γ, so they are paper-rounded (ExactParams = false).
     /// </summary>
-    internal static IEnumerable<BackboneVariant> Variants()
+    static IEnumerable<BackboneVariant> IBackboneFamily.Variants()
     {
         const string family = "MobileNetV2";
         const string readme = "TF-slim mobilenet/README.md";

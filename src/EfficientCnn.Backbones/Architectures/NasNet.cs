@@ -113,7 +113,7 @@ public sealed record NasNetGenotype(CellGenotype Normal, CellGenotype Reduction)
 /// what Cadene's ZeroPad2d-and-crop emulates; output sizes are ceil(H/2). Not implemented: ScheduledDropPath and the
 /// auxiliary head (training regularisers with no effect on the inference network).</para>
 /// </remarks>
-public sealed class NasNet : Backbone
+public sealed class NasNet : Backbone, IBackboneFamily
 {
     /// <summary>Filters of the stem convolution in NASNet-A Mobile (paper Table 2 / appendix).</summary>
     public const int MobileStemFilters = 32;
@@ -633,8 +633,10 @@ public sealed class NasNet : Backbone
         }
     }
 
+    static int IBackboneFamily.ListingOrder => 10; // reference point: NASNet
+
     /// <summary>Registered variant. Reference: Zoph et al. 2018 Table 2, NASNet-A (4 @ 1056): 5.3M params, 564M mult-adds at 224.</summary>
-    internal static IEnumerable<BackboneVariant> Variants()
+    static IEnumerable<BackboneVariant> IBackboneFamily.Variants()
     {
         yield return new("nasnet_a_mobile", "NASNet", 224,
             o => new NasNet(numClasses: o.NumClasses, dropRate: o.DropRate ?? 0.5),

@@ -20,7 +20,7 @@ namespace EfficientCnn.Backbones.Architectures;
 /// attn_last.fc1, attn_last.fc2, skipinit_gain}</c>, <c>final_conv</c>, <c>head.fc</c>; γ is applied by the activations
 /// (timm's <c>gamma_in_act</c>) and strided convolutions pad like TensorFlow "SAME".
 /// </remarks>
-public sealed class NfNet : Backbone
+public sealed class NfNet : Backbone, IBackboneFamily
 {
     /// <summary>
     /// An NFNet configuration. <see cref="F0"/> and <see cref="F1"/> mirror the paper's Table 1 / Appendix C
@@ -424,12 +424,14 @@ public sealed class NfNet : Backbone
         public string ExportOnnx(OnnxGraphBuilder g, string input) => g.Export(fc, g.Export(drop, input));
     }
 
+    static int IBackboneFamily.ListingOrder => 7; // NFNet (Brock et al. 2021)
+
     /// <summary>
     /// Registered variants. References: paper Table 1 / Table 3 (F0: 71.5M params, 12.38 GFLOPs at 256 px; F1: 132.6M,
     /// 35.54 GFLOPs at 320 px — the paper's "FLOPs" are multiply-accumulates of convs and linear layers). timm's
     /// dm_nfnet_f0/f1 cards give the same parameter counts (71.5M, 132.6M) but no exact figure, hence ExactParams = false.
     /// </summary>
-    internal static IEnumerable<BackboneVariant> Variants()
+    static IEnumerable<BackboneVariant> IBackboneFamily.Variants()
     {
         yield return new("nfnet_f0", "NFNet", 256,
             o => new NfNet(Config.F0, o.NumClasses, o.DropRate ?? 0.2, stochasticDepthRate: 0.1),

@@ -14,7 +14,7 @@ namespace EfficientCnn.Backbones.Architectures;
 /// 1x1 → 3x3 depthwise → 1x1, concatenate and shuffle. Module names and the state dict equal torchvision's
 /// <c>shufflenet_v2_x*</c> (conv1, maxpool, stage2…stage4, conv5, fc; units with <c>branch1</c>/<c>branch2</c>).
 /// </summary>
-public sealed class ShuffleNetV2 : Backbone
+public sealed class ShuffleNetV2 : Backbone, IBackboneFamily
 {
     /// <summary>Units per stage (Stage2, Stage3, Stage4), paper Table 5: 1 down-sampling unit + 3, 7, 3 basic units.</summary>
     public static readonly int[] StageRepeats = [4, 8, 4];
@@ -198,12 +198,14 @@ public sealed class ShuffleNetV2 : Backbone
         }
     }
 
+    static int IBackboneFamily.ListingOrder => 4; // ShuffleNetV2 (Ma et al. 2018)
+
     /// <summary>
     /// Registered variants. Params: torchvision's exact counts. MACs: torchvision's GFLOPS where they have three
     /// digits (0.145, 0.296, 0.583); for x0.5 torchvision's 0.04 is too rounded, so the paper's Table 5 figure (41M).
     /// Paper Table 5 FLOPs: 41M, 146M, 299M, 591M; our exact counts: 40.5M, 144.9M, 295.8M, 583.3M.
     /// </summary>
-    internal static IEnumerable<BackboneVariant> Variants()
+    static IEnumerable<BackboneVariant> IBackboneFamily.Variants()
     {
         yield return Variant("0.5", 0.5, 1_366_792, 41_000_000,
             "torchvision shufflenet_v2_x0_5 (1,366,792 params, 0.04 GFLOPS); Ma et al. 2018 Table 5: 41M FLOPs (used)");

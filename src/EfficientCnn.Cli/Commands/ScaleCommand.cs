@@ -13,6 +13,7 @@ namespace EfficientCnn.Cli.Commands;
 /// <c>efficientcnn scale</c>: compound-scales a base (zoo variant or architecture spec) to a budget in MACs, parameters
 /// or latency measured here with ONNX Runtime, and reports φ, the multipliers, the predicted and the measured cost.
 /// </summary>
+[NeedsScalarLifetimeWorkaround]
 public sealed class ScaleCommand : Command<ScaleCommand.Settings>
 {
     /// <summary>Options of the scale command.</summary>

@@ -13,6 +13,7 @@ namespace EfficientCnn.Cli.Commands;
 /// saves a model zip that <c>mlContext.Model.Load</c> restores (input <c>ImagePath</c>; outputs <c>PredictedLabel</c>
 /// as the class name and <c>Score</c>).
 /// </summary>
+[NeedsScalarLifetimeWorkaround]
 public sealed class TrainCommand : Command<TrainCommand.Settings>
 {
     /// <summary>Options of the train command.</summary>
