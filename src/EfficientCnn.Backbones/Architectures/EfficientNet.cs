@@ -33,8 +33,8 @@ public sealed class EfficientNet : Backbone, IBackboneFamily
         /// </summary>
         public StageConfig Scale(double widthMultiplier, double depthMultiplier) => this with
         {
-            InputChannels = Layers.MakeDivisible(InputChannels * widthMultiplier),
-            OutChannels = Layers.MakeDivisible(OutChannels * widthMultiplier),
+            InputChannels = Multipliers.MakeDivisible(InputChannels * widthMultiplier),
+            OutChannels = Multipliers.MakeDivisible(OutChannels * widthMultiplier),
             NumLayers = ScaleDepth(NumLayers, depthMultiplier),
         };
     }
@@ -87,8 +87,8 @@ public sealed class EfficientNet : Backbone, IBackboneFamily
         double stochasticDepthProb = DefaultStochasticDepthProb, double bnEps = 1e-5, double bnMomentum = 0.1)
         : base("EfficientNet", numClasses)
     {
-        Layers.RequirePositiveMultiplier(widthMultiplier, nameof(widthMultiplier));
-        Layers.RequirePositiveMultiplier(depthMultiplier, nameof(depthMultiplier));
+        Multipliers.RequirePositive(widthMultiplier, nameof(widthMultiplier));
+        Multipliers.RequirePositive(depthMultiplier, nameof(depthMultiplier));
         if (!(dropRate >= 0 && dropRate < 1))
             throw new ArgumentException($"dropRate must be in [0, 1), got {dropRate}.", nameof(dropRate));
         if (!(stochasticDepthProb >= 0 && stochasticDepthProb <= 1))
@@ -102,7 +102,7 @@ public sealed class EfficientNet : Backbone, IBackboneFamily
 
         var layers = new List<(string, nn.Module<Tensor, Tensor>)>
         {
-            ("0", Layers.ConvNormActivation(3, stages[0].InputChannels, 3, stride: 2, activation: Activation.SiLU, bnMomentum: bnMomentum, bnEps: bnEps)),
+            ("0", ConvNormActivation.Create(3, stages[0].InputChannels, 3, stride: 2, activation: Activation.SiLU, bnMomentum: bnMomentum, bnEps: bnEps)),
         };
         // Stochastic depth grows linearly with the block's index over the whole network (torchvision, TF drop_connect).
         int totalBlocks = stages.Sum(s => s.NumLayers), blockId = 0;
@@ -121,13 +121,13 @@ public sealed class EfficientNet : Backbone, IBackboneFamily
         }
         int lastIn = stages[^1].OutChannels;
         FeatureDim = 4 * lastIn;   // 1280 for B0: the head conv widens 4x (torchvision's last_channel = None)
-        layers.Add((layers.Count.ToString(), Layers.ConvNormActivation(lastIn, FeatureDim, 1, activation: Activation.SiLU, bnMomentum: bnMomentum, bnEps: bnEps)));
+        layers.Add((layers.Count.ToString(), ConvNormActivation.Create(lastIn, FeatureDim, 1, activation: Activation.SiLU, bnMomentum: bnMomentum, bnEps: bnEps)));
         features = nn.Sequential(layers);
         avgpool = nn.AdaptiveAvgPool2d(1);
-        if (numClasses > 0) classifier = Layers.DropoutLinear(FeatureDim, numClasses, dropRate);
+        if (numClasses > 0) classifier = TorchvisionLayout.DropoutLinear(FeatureDim, numClasses, dropRate);
         RegisterComponents();
 
-        Layers.InitializeTorchvisionStyle(this);
+        TorchvisionLayout.Initialize(this);
         // torchvision's EfficientNet initialises its Linear layer uniformly in ±1/sqrt(out_features), not N(0, 0.01).
         using var _ = no_grad();
         foreach (var (_, m) in named_modules())
@@ -194,15 +194,15 @@ public sealed class EfficientNet : Backbone, IBackboneFamily
         {
             if (config.Stride is < 1 or > 2) throw new ArgumentException($"stride must be 1 or 2, got {config.Stride}.", nameof(config));
             UsesResidual = config.Stride == 1 && config.InputChannels == config.OutChannels;
-            int expanded = Layers.MakeDivisible(config.InputChannels * (double)config.ExpandRatio);
+            int expanded = Multipliers.MakeDivisible(config.InputChannels * (double)config.ExpandRatio);
             var layers = new List<(string, nn.Module<Tensor, Tensor>)>();
             if (expanded != config.InputChannels)
-                layers.Add(("0", Layers.ConvNormActivation(config.InputChannels, expanded, 1, activation: Activation.SiLU, bnMomentum: bnMomentum, bnEps: bnEps)));
-            layers.Add((layers.Count.ToString(), Layers.ConvNormActivation(expanded, expanded, config.Kernel, config.Stride, groups: expanded,
+                layers.Add(("0", ConvNormActivation.Create(config.InputChannels, expanded, 1, activation: Activation.SiLU, bnMomentum: bnMomentum, bnEps: bnEps)));
+            layers.Add((layers.Count.ToString(), ConvNormActivation.Create(expanded, expanded, config.Kernel, config.Stride, groups: expanded,
                 activation: Activation.SiLU, bnMomentum: bnMomentum, bnEps: bnEps)));
             // The squeeze width follows the block's input channels, not the expanded ones (paper/TF se_ratio 0.25 of input).
             layers.Add((layers.Count.ToString(), new SqueezeExcitation(expanded, Math.Max(1, config.InputChannels / 4), Activation.SiLU)));
-            layers.Add((layers.Count.ToString(), Layers.ConvNormActivation(expanded, config.OutChannels, 1, activation: Activation.None, bnMomentum: bnMomentum, bnEps: bnEps)));
+            layers.Add((layers.Count.ToString(), ConvNormActivation.Create(expanded, config.OutChannels, 1, activation: Activation.None, bnMomentum: bnMomentum, bnEps: bnEps)));
             block = nn.Sequential(layers);
             stochastic_depth = new StochasticDepth(stochasticDepthProb);
             RegisterComponents();

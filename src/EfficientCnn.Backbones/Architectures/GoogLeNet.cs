@@ -119,10 +119,10 @@ public sealed class GoogLeNet : Backbone, IBackboneFamily
     /// The auxiliary heads are training-only classifiers and belong to no stage.</remarks>
     public override IReadOnlyList<nn.Module> Stages =>
     [
-        Layers.Group([conv1, maxpool1, conv2, conv3, maxpool2]),
-        Layers.Group([inception3a, inception3b]),
-        Layers.Group([maxpool3, inception4a, inception4b, inception4c, inception4d, inception4e]),
-        Layers.Group([maxpool4, inception5a, inception5b]),
+        StageGroup.Of([conv1, maxpool1, conv2, conv3, maxpool2]),
+        StageGroup.Of([inception3a, inception3b]),
+        StageGroup.Of([maxpool3, inception4a, inception4b, inception4c, inception4d, inception4e]),
+        StageGroup.Of([maxpool4, inception5a, inception5b]),
     ];
 
     /// <inheritdoc />

@@ -99,11 +99,11 @@ public sealed class MnasNet : Backbone, IBackboneFamily
         register_module("layers", layers);
         if (numClasses > 0)
         {
-            classifier = Layers.DropoutLinear(HeadChannels, numClasses, dropRate);
+            classifier = TorchvisionLayout.DropoutLinear(HeadChannels, numClasses, dropRate);
             register_module("classifier", classifier);
         }
 
-        Layers.InitializeTorchvisionStyle(this);
+        TorchvisionLayout.Initialize(this);
         // torchvision initialises MNASNet's Linear with Kaiming-uniform (fan-out, gain 1) rather than N(0, 0.01).
         if (classifier is not null)
         {
@@ -150,8 +150,8 @@ public sealed class MnasNet : Backbone, IBackboneFamily
     /// <exception cref="ArgumentException"><paramref name="alpha"/> is not a positive finite number.</exception>
     public static int[] GetDepths(double alpha)
     {
-        Layers.RequirePositiveMultiplier(alpha, "alpha (depth multiplier)");
-        return BaseDepths.Select(depth => Layers.MakeDivisible(depth * alpha, 8)).ToArray();
+        Multipliers.RequirePositive(alpha, "alpha (depth multiplier)");
+        return BaseDepths.Select(depth => Multipliers.MakeDivisible(depth * alpha, 8)).ToArray();
     }
 
     /// <summary>torchvision's <c>_stack</c>: the first block strides and changes width (no skip), the rest keep both.</summary>
@@ -291,8 +291,8 @@ public sealed class MnasNetA1 : MbConvNetwork
     /// <summary>timm's round_channels: <paramref name="channels"/> times the multiplier, rounded to a multiple of 8.</summary>
     private static int Round(int channels, double widthMultiplier)
     {
-        Layers.RequirePositiveMultiplier(widthMultiplier, nameof(widthMultiplier));
-        return Layers.MakeDivisible(channels * widthMultiplier, 8);
+        Multipliers.RequirePositive(widthMultiplier, nameof(widthMultiplier));
+        return Multipliers.MakeDivisible(channels * widthMultiplier, 8);
     }
 
     /// <summary>
@@ -390,7 +390,7 @@ public sealed class MnasNetA1 : MbConvNetwork
         public MBConv(long inChannels, long outChannels, int kernelSize, int stride, int expansion, double seRatio)
             : base(nameof(MBConv))
         {
-            long mid = Layers.MakeDivisible(inChannels * (double)expansion, 8);
+            long mid = Multipliers.MakeDivisible(inChannels * (double)expansion, 8);
             UsesResidual = inChannels == outChannels && stride == 1;
             conv_pw = nn.Conv2d(inChannels, mid, 1, bias: false);
             bn1 = nn.BatchNorm2d(mid);

@@ -68,13 +68,13 @@ public sealed class MobileNetV1 : Backbone, IBackboneFamily
     public MobileNetV1(double widthMultiplier = 1.0, int numClasses = 1000, double dropRate = 0.001)
         : base("MobileNetV1", numClasses)
     {
-        Layers.RequirePositiveMultiplier(widthMultiplier, "widthMultiplier (α)");
+        Multipliers.RequirePositive(widthMultiplier, "widthMultiplier (α)");
         WidthMultiplier = widthMultiplier;
 
         int inChannels = ScaleChannels(StemChannels, widthMultiplier);
         var blocks = new List<(string, nn.Module<Tensor, Tensor>)>
         {
-            ("0", Layers.ConvNormActivation(3, inChannels, kernelSize: 3, stride: 2, activation: Activation.ReLU)),
+            ("0", ConvNormActivation.Create(3, inChannels, kernelSize: 3, stride: 2, activation: Activation.ReLU)),
         };
         foreach (var (channels, stride) in BlockConfig)
         {
@@ -85,9 +85,9 @@ public sealed class MobileNetV1 : Backbone, IBackboneFamily
         features = nn.Sequential(blocks);
         avgpool = nn.AdaptiveAvgPool2d(1);
         FeatureDim = inChannels;
-        if (numClasses > 0) classifier = Layers.DropoutLinear(inChannels, numClasses, dropRate);
+        if (numClasses > 0) classifier = TorchvisionLayout.DropoutLinear(inChannels, numClasses, dropRate);
         RegisterComponents();
-        Layers.InitializeTorchvisionStyle(this);
+        TorchvisionLayout.Initialize(this);
 
         // Stages split where the resolution halves: stem, then blocks 1, 2-3, 4-5, 6-11, 12-13.
         var modules = blocks.Select(b => (nn.Module)b.Item2).ToList();
@@ -121,7 +121,7 @@ public sealed class MobileNetV1 : Backbone, IBackboneFamily
         g.Flatten(g.Export(avgpool, g.Export(features, input)));
 
     private static nn.Module Group(List<nn.Module> modules, int first, int last) =>
-        Layers.Group(modules.Skip(first).Take(last - first + 1));
+        StageGroup.Of(modules.Skip(first).Take(last - first + 1));
 
     /// <summary>
     /// Depthwise-separable convolution (paper Figure 3, right): a 3x3 depthwise convolution (one filter per
@@ -140,8 +140,8 @@ public sealed class MobileNetV1 : Backbone, IBackboneFamily
             if (inChannels < 1) throw new ArgumentException($"inChannels must be >= 1, got {inChannels}.", nameof(inChannels));
             if (outChannels < 1) throw new ArgumentException($"outChannels must be >= 1, got {outChannels}.", nameof(outChannels));
             if (stride is not (1 or 2)) throw new ArgumentException($"stride must be 1 or 2, got {stride}.", nameof(stride));
-            depthwise = Layers.ConvNormActivation(inChannels, inChannels, kernelSize: 3, stride: stride, groups: inChannels, activation: Activation.ReLU);
-            pointwise = Layers.ConvNormActivation(inChannels, outChannels, kernelSize: 1, activation: Activation.ReLU);
+            depthwise = ConvNormActivation.Create(inChannels, inChannels, kernelSize: 3, stride: stride, groups: inChannels, activation: Activation.ReLU);
+            pointwise = ConvNormActivation.Create(inChannels, outChannels, kernelSize: 1, activation: Activation.ReLU);
             RegisterComponents();
         }
 

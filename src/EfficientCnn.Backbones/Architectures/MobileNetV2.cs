@@ -14,7 +14,7 @@ namespace EfficientCnn.Backbones.Architectures;
 /// (<c>features.0.0.weight</c>, <c>features.1.conv.0.0.weight</c>, <c>features.18.0.weight</c>, <c>classifier.1.weight</c>).
 /// </summary>
 /// <remarks>
-/// The width multiplier α scales every layer with <see cref="Layers.MakeDivisible"/>(c·α, 8) (torchvision's and
+/// The width multiplier α scales every layer with <see cref="Multipliers.MakeDivisible"/>(c·α, 8) (torchvision's and
 /// TF-slim's rounding); the last 1x1 convolution keeps 1280 channels unless α &gt; 1 (paper section 6.1:
 /// "we do not apply the width multiplier to the last convolutional layer" for α &lt; 1).
 /// </remarks>
@@ -53,19 +53,19 @@ public sealed class MobileNetV2 : Backbone, IBackboneFamily
     public MobileNetV2(double widthMultiplier = 1.0, int numClasses = 1000, double dropRate = 0.2)
         : base("MobileNetV2", numClasses)
     {
-        Layers.RequirePositiveMultiplier(widthMultiplier, "widthMultiplier (α)");
+        Multipliers.RequirePositive(widthMultiplier, "widthMultiplier (α)");
         WidthMultiplier = widthMultiplier;
 
-        int inChannels = Layers.MakeDivisible(StemChannels * widthMultiplier, 8);
-        int lastChannels = Layers.MakeDivisible(LastChannels * Math.Max(1.0, widthMultiplier), 8);
+        int inChannels = Multipliers.MakeDivisible(StemChannels * widthMultiplier, 8);
+        int lastChannels = Multipliers.MakeDivisible(LastChannels * Math.Max(1.0, widthMultiplier), 8);
         var blocks = new List<(string, nn.Module<Tensor, Tensor>)>
         {
-            ("0", Layers.ConvNormActivation(3, inChannels, kernelSize: 3, stride: 2, activation: Activation.ReLU6)),
+            ("0", ConvNormActivation.Create(3, inChannels, kernelSize: 3, stride: 2, activation: Activation.ReLU6)),
         };
         var stageEnds = new List<int>();
         foreach (var (t, c, n, s) in InvertedResidualConfig)
         {
-            int outChannels = Layers.MakeDivisible(c * widthMultiplier, 8);
+            int outChannels = Multipliers.MakeDivisible(c * widthMultiplier, 8);
             for (int i = 0; i < n; i++)
             {
                 blocks.Add((blocks.Count.ToString(), new InvertedResidual(inChannels, outChannels, i == 0 ? s : 1, t)));
@@ -73,13 +73,13 @@ public sealed class MobileNetV2 : Backbone, IBackboneFamily
             }
             stageEnds.Add(blocks.Count - 1);
         }
-        blocks.Add((blocks.Count.ToString(), Layers.ConvNormActivation(inChannels, lastChannels, kernelSize: 1, activation: Activation.ReLU6)));
+        blocks.Add((blocks.Count.ToString(), ConvNormActivation.Create(inChannels, lastChannels, kernelSize: 1, activation: Activation.ReLU6)));
         features = nn.Sequential(blocks);
         avgpool = nn.AdaptiveAvgPool2d(1);
         FeatureDim = lastChannels;
-        if (numClasses > 0) classifier = Layers.DropoutLinear(lastChannels, numClasses, dropRate);
+        if (numClasses > 0) classifier = TorchvisionLayout.DropoutLinear(lastChannels, numClasses, dropRate);
         RegisterComponents();
-        Layers.InitializeTorchvisionStyle(this);
+        TorchvisionLayout.Initialize(this);
 
         // Stages: the stem, then one per row of Table 2; the final 1x1 convolution joins the last row.
         var modules = blocks.Select(b => (nn.Module)b.Item2).ToList();
@@ -88,7 +88,7 @@ public sealed class MobileNetV2 : Backbone, IBackboneFamily
         int start = 1;
         foreach (int end in stageEnds)
         {
-            list.Add(Layers.Group(modules.Skip(start).Take(end - start + 1)));
+            list.Add(StageGroup.Of(modules.Skip(start).Take(end - start + 1)));
             start = end + 1;
         }
         stages = list;
@@ -135,8 +135,8 @@ public sealed class MobileNetV2 : Backbone, IBackboneFamily
             long hidden = inChannels * expandRatio;
             var layers = new List<(string, nn.Module<Tensor, Tensor>)>();
             if (expandRatio != 1)
-                layers.Add((layers.Count.ToString(), Layers.ConvNormActivation(inChannels, hidden, kernelSize: 1, activation: Activation.ReLU6)));
-            layers.Add((layers.Count.ToString(), Layers.ConvNormActivation(hidden, hidden, kernelSize: 3, stride: stride, groups: hidden, activation: Activation.ReLU6)));
+                layers.Add((layers.Count.ToString(), ConvNormActivation.Create(inChannels, hidden, kernelSize: 1, activation: Activation.ReLU6)));
+            layers.Add((layers.Count.ToString(), ConvNormActivation.Create(hidden, hidden, kernelSize: 3, stride: stride, groups: hidden, activation: Activation.ReLU6)));
             // Linear bottleneck: no activation after the projection (section 3.2: ReLU would destroy information).
             layers.Add((layers.Count.ToString(), nn.Conv2d(hidden, outChannels, 1, bias: false)));
             layers.Add((layers.Count.ToString(), nn.BatchNorm2d(outChannels)));

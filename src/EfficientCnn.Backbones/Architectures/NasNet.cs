@@ -177,7 +177,7 @@ public sealed class NasNet : Backbone, IBackboneFamily
         Add("cell_stem_0", genotype.Reduction, reduction: true, filters / 4, stem0: true);
         prevPrev = (stemFilters, 1);
         Add("cell_stem_1", genotype.Reduction, reduction: true, filters / 2);
-        stages.Add(Layers.Group(stage));
+        stages.Add(StageGroup.Of(stage));
 
         long stackFilters = filters;
         for (int s = 0; s < 3; s++)
@@ -191,7 +191,7 @@ public sealed class NasNet : Backbone, IBackboneFamily
             // Cadene numbers the normal cells of stack s from s * (N + 2): cell_0..3, cell_6..9, cell_12..15 for N = 4.
             for (int j = 0; j < cellsPerStack; j++)
                 Add($"cell_{s * (cellsPerStack + 2) + j}", genotype.Normal, reduction: false, stackFilters);
-            stages.Add(Layers.Group(stage));
+            stages.Add(StageGroup.Of(stage));
         }
 
         relu = nn.ReLU();
@@ -206,7 +206,7 @@ public sealed class NasNet : Backbone, IBackboneFamily
             last_linear = nn.Linear(prev.Channels, numClasses);
             register_module("last_linear", last_linear);
         }
-        Blocks.Layers.InitializeTorchvisionStyle(this);
+        Blocks.TorchvisionLayout.Initialize(this);
     }
 
     /// <inheritdoc />

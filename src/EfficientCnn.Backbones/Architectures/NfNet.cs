@@ -190,7 +190,7 @@ public sealed class NfNet : Backbone, IBackboneFamily
         if (!(c.FinalWidthMultiplier > 0)) throw new ArgumentException($"FinalWidthMultiplier must be > 0, got {c.FinalWidthMultiplier}.", nameof(c.FinalWidthMultiplier));
         foreach (int w in c.Widths)
         {
-            int mid = Layers.MakeDivisible(w * c.BottleneckRatio, 8);
+            int mid = Multipliers.MakeDivisible(w * c.BottleneckRatio, 8);
             if (mid < c.GroupWidth)
                 throw new ArgumentException(
                     $"GroupWidth ({c.GroupWidth}) must be <= every bottleneck width (width {w} x BottleneckRatio {c.BottleneckRatio} = {mid}).",
@@ -273,7 +273,7 @@ public sealed class NfNet : Backbone, IBackboneFamily
         public NormFreeBlock(long inChannels, long outChannels, long stride, Config config, double beta, double gamma, double dropPathRate)
             : base(nameof(NormFreeBlock))
         {
-            long mid = Layers.MakeDivisible(outChannels * config.BottleneckRatio, 8);
+            long mid = Multipliers.MakeDivisible(outChannels * config.BottleneckRatio, 8);
             groups = mid / config.GroupWidth;
             mid = groups * config.GroupWidth;   // timm: a whole number of groups
             alpha = config.Alpha;
@@ -287,7 +287,7 @@ public sealed class NfNet : Backbone, IBackboneFamily
             conv2b = new ScaledStdConv2d(mid, mid, 3, 1, groups, tfSamePadding: true);
             act3 = new GammaAct(config.Activation, gamma);
             conv3 = new ScaledStdConv2d(mid, outChannels, 1, tfSamePadding: true);
-            attn_last = new SqueezeExcitation(outChannels, Layers.MakeDivisible(outChannels * config.SeRatio, 8), Activation.ReLU);
+            attn_last = new SqueezeExcitation(outChannels, Multipliers.MakeDivisible(outChannels * config.SeRatio, 8), Activation.ReLU);
             drop_path = new DropPath(dropPathRate);
             // Skip-init: the residual branch starts switched off, so every block is the identity at initialisation.
             skipinit_gain = new Parameter(zeros(Array.Empty<long>()));

@@ -73,7 +73,7 @@ public sealed class ShuffleNetV1 : Backbone, IBackboneFamily
             throw new ArgumentException($"stemChannels must be in 1..{stageChannels[0] - 1} (below Stage2's channels), got {stem}.", nameof(stemChannels));
         this.dropRate = dropRate;
 
-        first_conv = Layers.ConvNormActivation(3, stem, 3, stride: 2);
+        first_conv = ConvNormActivation.Create(3, stem, 3, stride: 2);
         maxpool = nn.MaxPool2d(3, stride: 2, padding: 1);
         var list = new List<ShuffleUnit>();
         int input = stem;
@@ -92,7 +92,7 @@ public sealed class ShuffleNetV1 : Backbone, IBackboneFamily
         FeatureDim = input;
         if (numClasses > 0) classifier = nn.Sequential(("0", nn.Linear(FeatureDim, numClasses, hasBias: false)));
         RegisterComponents();
-        Layers.InitializeTorchvisionStyle(this);
+        TorchvisionLayout.Initialize(this);
     }
 
     /// <summary>Groups g of the pointwise group convolutions.</summary>
@@ -113,7 +113,7 @@ public sealed class ShuffleNetV1 : Backbone, IBackboneFamily
             int start = 0;
             foreach (int repeats in StageRepeats)
             {
-                stages.Add(Layers.Group(units[start..(start + repeats)]));
+                stages.Add(StageGroup.Of(units[start..(start + repeats)]));
                 start += repeats;
             }
             return stages;

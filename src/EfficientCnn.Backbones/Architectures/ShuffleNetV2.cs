@@ -63,7 +63,7 @@ public sealed class ShuffleNetV2 : Backbone, IBackboneFamily
         this.dropRate = dropRate;
 
         long input = stagesOutChannels[0];
-        conv1 = Layers.ConvNormActivation(3, input, 3, stride: 2);
+        conv1 = ConvNormActivation.Create(3, input, 3, stride: 2);
         maxpool = nn.MaxPool2d(3, stride: 2, padding: 1);
         var stages = new Sequential[3];
         for (int s = 0; s < 3; s++)
@@ -75,7 +75,7 @@ public sealed class ShuffleNetV2 : Backbone, IBackboneFamily
             input = output;
         }
         (stage2, stage3, stage4) = (stages[0], stages[1], stages[2]);
-        conv5 = Layers.ConvNormActivation(input, stagesOutChannels[4], 1);
+        conv5 = ConvNormActivation.Create(input, stagesOutChannels[4], 1);
         FeatureDim = stagesOutChannels[4];
         if (numClasses > 0) fc = nn.Linear(FeatureDim, numClasses);
         RegisterComponents();

@@ -26,7 +26,7 @@ public sealed class SqueezeExcitation : nn.Module<Tensor, Tensor>, IOnnxExportab
         avgpool = nn.AdaptiveAvgPool2d(1);
         fc1 = nn.Conv2d(inputChannels, squeezeChannels, 1);
         fc2 = nn.Conv2d(squeezeChannels, inputChannels, 1);
-        this.activation = Layers.Create(activation) ?? nn.Identity();
+        this.activation = Activations.Create(activation) ?? nn.Identity();
         scale_activation = nn.Sigmoid();
         RegisterComponents();
     }

@@ -117,9 +117,9 @@ public sealed record ArchitectureSpec(int StemChannels, IReadOnlyList<StageSpec>
     /// </summary>
     public ArchitectureSpec Scale(double depthMultiplier, double widthMultiplier, int resolution)
     {
-        Layers.RequirePositiveMultiplier(depthMultiplier, nameof(depthMultiplier));
-        Layers.RequirePositiveMultiplier(widthMultiplier, nameof(widthMultiplier));
-        int Width(int channels) => Layers.MakeDivisible(channels * widthMultiplier, 8);
+        Multipliers.RequirePositive(depthMultiplier, nameof(depthMultiplier));
+        Multipliers.RequirePositive(widthMultiplier, nameof(widthMultiplier));
+        int Width(int channels) => Multipliers.MakeDivisible(channels * widthMultiplier, 8);
         return new ArchitectureSpec(Width(StemChannels),
             Stages.Select(s => s with
             {

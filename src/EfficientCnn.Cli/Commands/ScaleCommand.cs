@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Globalization;
 using System.Text.Json;
 using EfficientCnn.Backbones.Imaging;
+using EfficientCnn.Backbones.Scaling;
 using EfficientCnn.Backbones.Search;
 using EfficientCnn.MLNet.Search;
 using Spectre.Console;
