@@ -114,7 +114,7 @@ public sealed class EfficientNet : Backbone, IBackboneFamily
                 // Only a stage's first block changes channels and stride; the rest are residual.
                 var cfg = i == 0 ? stage : stage with { InputChannels = stage.OutChannels, Stride = 1 };
                 double p = stochasticDepthProb * blockId / totalBlocks;
-                blocks.Add((i.ToString(), new MBConv(cfg, p, bnEps, bnMomentum)));
+                blocks.Add((i.ToString(), CreateBlock(cfg, p, bnEps, bnMomentum)));
                 blockId++;
             }
             layers.Add((layers.Count.ToString(), nn.Sequential(blocks)));
@@ -184,84 +184,21 @@ public sealed class EfficientNet : Backbone, IBackboneFamily
     /// SqueezeExcitation (squeeze to input/4, SiLU), 1x1 project conv-BN (linear bottleneck); identity shortcut with
     /// <see cref="StochasticDepth"/> when stride is 1 and channels are unchanged.
     /// </summary>
-    public sealed class MBConv : nn.Module<Tensor, Tensor>, IOnnxExportable
+    /// <param name="config">One (scaled) stage row.</param>
+    /// <param name="stochasticDepthProb">This block's drop rate.</param>
+    /// <param name="bnEps">BatchNorm epsilon.</param>
+    /// <param name="bnMomentum">BatchNorm momentum.</param>
+    public static InvertedResidual CreateBlock(StageConfig config, double stochasticDepthProb, double bnEps = 1e-5, double bnMomentum = 0.1)
     {
-        private readonly Sequential block;
-        private readonly StochasticDepth stochastic_depth;
-
-        /// <summary>Creates one block from a (scaled) stage row; <paramref name="stochasticDepthProb"/> is this block's drop rate.</summary>
-        public MBConv(StageConfig config, double stochasticDepthProb, double bnEps = 1e-5, double bnMomentum = 0.1) : base(nameof(MBConv))
+        int expanded = Multipliers.MakeDivisible(config.InputChannels * (double)config.ExpandRatio);
+        return new InvertedResidual(new InvertedResidualConfig(config.InputChannels, expanded, config.OutChannels, config.Kernel, config.Stride, Activation.SiLU)
         {
-            if (config.Stride is < 1 or > 2) throw new ArgumentException($"stride must be 1 or 2, got {config.Stride}.", nameof(config));
-            UsesResidual = config.Stride == 1 && config.InputChannels == config.OutChannels;
-            int expanded = Multipliers.MakeDivisible(config.InputChannels * (double)config.ExpandRatio);
-            var layers = new List<(string, nn.Module<Tensor, Tensor>)>();
-            if (expanded != config.InputChannels)
-                layers.Add(("0", ConvNormActivation.Create(config.InputChannels, expanded, 1, activation: Activation.SiLU, bnMomentum: bnMomentum, bnEps: bnEps)));
-            layers.Add((layers.Count.ToString(), ConvNormActivation.Create(expanded, expanded, config.Kernel, config.Stride, groups: expanded,
-                activation: Activation.SiLU, bnMomentum: bnMomentum, bnEps: bnEps)));
             // The squeeze width follows the block's input channels, not the expanded ones (paper/TF se_ratio 0.25 of input).
-            layers.Add((layers.Count.ToString(), new SqueezeExcitation(expanded, Math.Max(1, config.InputChannels / 4), Activation.SiLU)));
-            layers.Add((layers.Count.ToString(), ConvNormActivation.Create(expanded, config.OutChannels, 1, activation: Activation.None, bnMomentum: bnMomentum, bnEps: bnEps)));
-            block = nn.Sequential(layers);
-            stochastic_depth = new StochasticDepth(stochasticDepthProb);
-            RegisterComponents();
-        }
-
-        /// <summary>True when the block adds its input back (stride 1, same channels).</summary>
-        public bool UsesResidual { get; }
-
-        /// <summary>This block's stochastic-depth drop probability.</summary>
-        public double StochasticDepthProb => stochastic_depth.P;
-
-        /// <inheritdoc />
-        public override Tensor forward(Tensor input)
-        {
-            var result = block.call(input);
-            return UsesResidual ? stochastic_depth.call(result) + input : result;
-        }
-
-        /// <inheritdoc />
-        public string ExportOnnx(OnnxGraphBuilder g, string input)
-        {
-            var result = g.Export(block, input);
-            return UsesResidual ? g.Op("Add", g.Export(stochastic_depth, result), input) : result;
-        }
-    }
-
-    /// <summary>
-    /// Stochastic depth (Huang et al. 2016) in torchvision's "row" mode: during training each sample's residual branch is
-    /// dropped with probability <see cref="P"/> and kept branches are scaled by 1/(1−p) so the expectation is unchanged;
-    /// in evaluation it is the identity.
-    /// </summary>
-    public sealed class StochasticDepth : nn.Module<Tensor, Tensor>, IOnnxExportable
-    {
-        /// <summary>Creates the module with drop probability <paramref name="p"/> in [0, 1].</summary>
-        public StochasticDepth(double p) : base(nameof(StochasticDepth))
-        {
-            if (!(p >= 0 && p <= 1)) throw new ArgumentException($"p must be in [0, 1], got {p}.", nameof(p));
-            P = p;
-        }
-
-        /// <summary>Probability of dropping a sample's branch.</summary>
-        public double P { get; }
-
-        /// <inheritdoc />
-        public override Tensor forward(Tensor input)
-        {
-            if (!training || P == 0) return input;
-            double survival = 1 - P;
-            var shape = new long[input.dim()];
-            Array.Fill(shape, 1L);
-            shape[0] = input.shape[0];
-            var noise = empty(shape, input.dtype, input.device).bernoulli_(survival);
-            if (survival > 0) noise.div_(survival);
-            return input * noise;
-        }
-
-        /// <inheritdoc />
-        /// <remarks>Inference graphs are in evaluation mode, where stochastic depth is the identity.</remarks>
-        public string ExportOnnx(OnnxGraphBuilder g, string input) => input;
+            SqueezeChannels = Math.Max(1, config.InputChannels / 4),
+            StochasticDepthProb = stochasticDepthProb,
+            BnEps = bnEps,
+            BnMomentum = bnMomentum,
+        }, InvertedResidualNames.TorchvisionEfficientNet);
     }
 
     static int IBackboneFamily.ListingOrder => 6; // EfficientNet (Tan & Le 2019)

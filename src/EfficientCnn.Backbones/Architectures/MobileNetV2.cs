@@ -68,7 +68,7 @@ public sealed class MobileNetV2 : Backbone, IBackboneFamily
             int outChannels = Multipliers.MakeDivisible(c * widthMultiplier, 8);
             for (int i = 0; i < n; i++)
             {
-                blocks.Add((blocks.Count.ToString(), new InvertedResidual(inChannels, outChannels, i == 0 ? s : 1, t)));
+                blocks.Add((blocks.Count.ToString(), CreateBlock(inChannels, outChannels, i == 0 ? s : 1, t)));
                 inChannels = outChannels;
             }
             stageEnds.Add(blocks.Count - 1);
@@ -117,49 +117,14 @@ public sealed class MobileNetV2 : Backbone, IBackboneFamily
     /// Inverted residual with linear bottleneck (paper Table 1, Figure 3b): 1x1 expansion by t + BN + ReLU6
     /// (omitted when t = 1), 3x3 depthwise + BN + ReLU6, 1x1 linear projection + BN with no activation. The input
     /// is added to the output only when the block keeps both resolution and width (stride 1, in = out).
+    /// The hidden width is in·t, as torchvision; parts are named as torchvision's <c>conv</c> Sequential.
     /// </summary>
-    /// <remarks>torchvision layout: <c>conv</c> = [expand "0"], depthwise, projection conv, projection BN.</remarks>
-    public sealed class InvertedResidual : nn.Module<Tensor, Tensor>, IOnnxExportable
+    /// <exception cref="ArgumentException">A channel count or t is below 1, or the stride is not 1 or 2.</exception>
+    public static InvertedResidual CreateBlock(long inChannels, long outChannels, int stride, int expandRatio)
     {
-        private readonly Sequential conv;
-
-        /// <summary>Creates the block; the hidden width is round(in·t), as torchvision.</summary>
-        /// <exception cref="ArgumentException">A channel count or t is below 1, or the stride is not 1 or 2.</exception>
-        public InvertedResidual(long inChannels, long outChannels, long stride, int expandRatio) : base(nameof(InvertedResidual))
-        {
-            if (inChannels < 1) throw new ArgumentException($"inChannels must be >= 1, got {inChannels}.", nameof(inChannels));
-            if (outChannels < 1) throw new ArgumentException($"outChannels must be >= 1, got {outChannels}.", nameof(outChannels));
-            if (stride is not (1 or 2)) throw new ArgumentException($"stride must be 1 or 2, got {stride}.", nameof(stride));
-            if (expandRatio < 1) throw new ArgumentException($"expandRatio must be >= 1, got {expandRatio}.", nameof(expandRatio));
-            UsesResidual = stride == 1 && inChannels == outChannels;
-            long hidden = inChannels * expandRatio;
-            var layers = new List<(string, nn.Module<Tensor, Tensor>)>();
-            if (expandRatio != 1)
-                layers.Add((layers.Count.ToString(), ConvNormActivation.Create(inChannels, hidden, kernelSize: 1, activation: Activation.ReLU6)));
-            layers.Add((layers.Count.ToString(), ConvNormActivation.Create(hidden, hidden, kernelSize: 3, stride: stride, groups: hidden, activation: Activation.ReLU6)));
-            // Linear bottleneck: no activation after the projection (section 3.2: ReLU would destroy information).
-            layers.Add((layers.Count.ToString(), nn.Conv2d(hidden, outChannels, 1, bias: false)));
-            layers.Add((layers.Count.ToString(), nn.BatchNorm2d(outChannels)));
-            conv = nn.Sequential(layers);
-            RegisterComponents();
-        }
-
-        /// <summary>True when the block adds its input to its output (stride 1 and equal widths).</summary>
-        public bool UsesResidual { get; }
-
-        /// <summary>The projection's BatchNorm (the last layer of <c>conv</c>).</summary>
-        public BatchNorm2d ProjectionNorm => (BatchNorm2d)conv.children().Last();
-
-        /// <inheritdoc />
-        public override Tensor forward(Tensor x) => UsesResidual ? x + conv.call(x) : conv.call(x);
-
-        /// <inheritdoc />
-        /// <remarks>The projection BN follows its conv inside <c>conv</c>, so the builder folds it like the others.</remarks>
-        public string ExportOnnx(OnnxGraphBuilder g, string input)
-        {
-            string y = g.Export(conv, input);
-            return UsesResidual ? g.Op("Add", input, y) : y;
-        }
+        if (expandRatio < 1) throw new ArgumentException($"expandRatio must be >= 1, got {expandRatio}.", nameof(expandRatio));
+        return new InvertedResidual(new InvertedResidualConfig(inChannels, inChannels * expandRatio, outChannels, 3, stride, Activation.ReLU6),
+            InvertedResidualNames.TorchvisionMobileNetV2);
     }
 
     static int IBackboneFamily.ListingOrder => 3; // MobileNetV2 (Sandler et al. 2018)
