@@ -1,6 +1,5 @@
 using EfficientCnn.Backbones.Blocks;
 using EfficientCnn.Backbones.Onnx;
-using EfficientCnn.Backbones.Registry;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,7 +1,7 @@
-namespace EfficientCnn.Backbones.Registry;
+namespace EfficientCnn.Backbones;
 
 /// <summary>
-/// What a family file declares so that <see cref="BackboneRegistry"/> lists its variants: the registry finds every type
+/// What a family file declares so that <see cref="Registry.BackboneRegistry"/> lists its variants: the registry finds every type
 /// of this assembly that implements this interface (timm-style self-registration), so adding a family is adding its file.
 /// </summary>
 internal interface IBackboneFamily
