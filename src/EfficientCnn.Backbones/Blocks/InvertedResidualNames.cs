@@ -35,22 +35,8 @@ public enum InvertedResidualPart
 public sealed record InvertedResidualNames(Func<InvertedResidualPart, bool, string> PathOf, SqueezeExcitationNames SqueezeExcitation, bool InputFirstInSum = false)
 {
     /// <summary>torchvision's MobileNetV2: <c>conv</c> = [expand Conv2dNormActivation], depthwise Conv2dNormActivation, projection conv, projection BN.</summary>
-    public static InvertedResidualNames TorchvisionMobileNetV2 { get; } = new((part, expands) =>
-    {
-        int e = expands ? 1 : 0;
-        return part switch
-        {
-            InvertedResidualPart.ExpandConv => "conv.0.0",
-            InvertedResidualPart.ExpandNorm => "conv.0.1",
-            InvertedResidualPart.ExpandActivation => "conv.0.2",
-            InvertedResidualPart.DepthwiseConv => $"conv.{e}.0",
-            InvertedResidualPart.DepthwiseNorm => $"conv.{e}.1",
-            InvertedResidualPart.DepthwiseActivation => $"conv.{e}.2",
-            InvertedResidualPart.ProjectConv => $"conv.{e + 1}",
-            InvertedResidualPart.ProjectNorm => $"conv.{e + 2}",
-            _ => throw new ArgumentOutOfRangeException(nameof(part), part, "torchvision's MobileNetV2 block has no such part."),
-        };
-    }, SqueezeExcitationNames.Torchvision, InputFirstInSum: true);
+    public static InvertedResidualNames TorchvisionMobileNetV2 { get; } =
+        TorchvisionSequential("conv", squeezeExcitation: false, projectionIsOneUnit: false, inputFirstInSum: true);
 
     /// <summary>torchvision's MNASNet <c>_InvertedResidual</c>: one flat Sequential <c>layers</c> with children "0"–"7" (always expanding).</summary>
     public static InvertedResidualNames TorchvisionMnasNet { get; } = new((part, expands) =>
@@ -71,23 +57,8 @@ public sealed record InvertedResidualNames(Func<InvertedResidualPart, bool, stri
     }, SqueezeExcitationNames.Torchvision);
 
     /// <summary>torchvision's EfficientNet <c>MBConv</c>: <c>block</c> = [expand Conv2dNormActivation], depthwise Conv2dNormActivation, SqueezeExcitation, projection Conv2dNormActivation.</summary>
-    public static InvertedResidualNames TorchvisionEfficientNet { get; } = new((part, expands) =>
-    {
-        int e = expands ? 1 : 0;
-        return part switch
-        {
-            InvertedResidualPart.ExpandConv => "block.0.0",
-            InvertedResidualPart.ExpandNorm => "block.0.1",
-            InvertedResidualPart.ExpandActivation => "block.0.2",
-            InvertedResidualPart.DepthwiseConv => $"block.{e}.0",
-            InvertedResidualPart.DepthwiseNorm => $"block.{e}.1",
-            InvertedResidualPart.DepthwiseActivation => $"block.{e}.2",
-            InvertedResidualPart.SqueezeExcitation => $"block.{e + 1}",
-            InvertedResidualPart.ProjectConv => $"block.{e + 2}.0",
-            InvertedResidualPart.ProjectNorm => $"block.{e + 2}.1",
-            _ => throw new ArgumentOutOfRangeException(nameof(part), part, null),
-        };
-    }, SqueezeExcitationNames.Torchvision);
+    public static InvertedResidualNames TorchvisionEfficientNet { get; } =
+        TorchvisionSequential("block", squeezeExcitation: true, projectionIsOneUnit: true, inputFirstInSum: false);
 
     /// <summary>timm's <c>InvertedResidual</c> (MNASNet-A1 and the search space): named fields, one <c>act</c> module for both activations.</summary>
     public static InvertedResidualNames Timm { get; } = new((part, _) => part switch
@@ -102,4 +73,27 @@ public sealed record InvertedResidualNames(Func<InvertedResidualPart, bool, stri
         InvertedResidualPart.ProjectNorm => "bn3",
         _ => throw new ArgumentOutOfRangeException(nameof(part), part, null),
     }, SqueezeExcitationNames.Timm);
+
+    /// <summary>
+    /// torchvision's numbered Sequential <paramref name="container"/>: [expand Conv2dNormActivation], depthwise
+    /// Conv2dNormActivation, [SqueezeExcitation], then the projection as one Conv2dNormActivation or as a conv and a BN child.
+    /// </summary>
+    private static InvertedResidualNames TorchvisionSequential(string container, bool squeezeExcitation, bool projectionIsOneUnit, bool inputFirstInSum) =>
+        new((part, expands) =>
+        {
+            int depthwise = expands ? 1 : 0, afterDepthwise = depthwise + 1, projection = squeezeExcitation ? afterDepthwise + 1 : afterDepthwise;
+            return part switch
+            {
+                InvertedResidualPart.ExpandConv => $"{container}.0.0",
+                InvertedResidualPart.ExpandNorm => $"{container}.0.1",
+                InvertedResidualPart.ExpandActivation => $"{container}.0.2",
+                InvertedResidualPart.DepthwiseConv => $"{container}.{depthwise}.0",
+                InvertedResidualPart.DepthwiseNorm => $"{container}.{depthwise}.1",
+                InvertedResidualPart.DepthwiseActivation => $"{container}.{depthwise}.2",
+                InvertedResidualPart.SqueezeExcitation when squeezeExcitation => $"{container}.{afterDepthwise}",
+                InvertedResidualPart.ProjectConv => projectionIsOneUnit ? $"{container}.{projection}.0" : $"{container}.{projection}",
+                InvertedResidualPart.ProjectNorm => projectionIsOneUnit ? $"{container}.{projection}.1" : $"{container}.{projection + 1}",
+                _ => throw new ArgumentOutOfRangeException(nameof(part), part, $"torchvision's {container} layout has no such part."),
+            };
+        }, SqueezeExcitationNames.Torchvision, inputFirstInSum);
 }
