@@ -140,7 +140,7 @@ public sealed class EfficientNet : Backbone, IBackboneFamily
     }
 
     /// <summary>
-    /// Builds a compound-scaled EfficientNet for any multipliers, e.g. those of <see cref="Scaling.CompoundScaling.Scale"/>.
+    /// Builds a compound-scaled EfficientNet for any multipliers, e.g. those compound scaling computes (CompoundScaling.Scale in Scaling/).
     /// </summary>
     /// <param name="widthMultiplier">Channel multiplier (β^φ), &gt; 0.</param>
     /// <param name="depthMultiplier">Depth multiplier (α^φ), &gt; 0.</param>
