@@ -23,8 +23,6 @@ internal static class ScalarLifetimeWorkaround
     /// <summary>The runtime setting that turns JIT optimisation off.</summary>
     public const string Variable = "DOTNET_JITMinOpts";
 
-    private static readonly string[] TrainingCommands = ["train", "pretrain", "distill", "search", "scale"];
-
     [DllImport("libc", SetLastError = true)]
     private static extern int kill(int pid, int signal);
 
@@ -33,7 +31,7 @@ internal static class ScalarLifetimeWorkaround
     /// <summary>The child's exit code when this command was run again in a child process; null to go on in-process.</summary>
     public static int? RunInChildIfNeeded(string[] args)
     {
-        if (args.Length == 0 || !TrainingCommands.Contains(args[0]) || Environment.GetEnvironmentVariable(Variable) is not null) return null;
+        if (args.Length == 0 || !IsDeclaredBy(CliApp.CommandType(args[0])) || Environment.GetEnvironmentVariable(Variable) is not null) return null;
         if (Environment.ProcessPath is null) return null;
         var start = SelfProcess.StartInfo(typeof(ScalarLifetimeWorkaround).Assembly, args);
         start.Environment[Variable] = "1";
@@ -51,4 +49,15 @@ internal static class ScalarLifetimeWorkaround
         child.WaitForExit();
         return child.ExitCode;
     }
+
+    /// <summary>Whether <paramref name="command"/> carries <see cref="NeedsScalarLifetimeWorkaroundAttribute"/>.</summary>
+    internal static bool IsDeclaredBy(Type? command) =>
+        command is not null && Attribute.IsDefined(command, typeof(NeedsScalarLifetimeWorkaroundAttribute));
 }
+
+/// <summary>
+/// Declares that a command trains with TorchSharp and so runs in a child process with JIT optimisation off
+/// (<see cref="ScalarLifetimeWorkaround"/>): every training command carries it.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false)]
+internal sealed class NeedsScalarLifetimeWorkaroundAttribute : Attribute;

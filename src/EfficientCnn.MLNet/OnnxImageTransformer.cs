@@ -17,6 +17,7 @@ namespace EfficientCnn.MLNet;
 /// entry <c>Model.onnx</c>, and plain <c>mlContext.Model.Load</c> restores it in any process that references
 /// EfficientCnn.MLNet, with no call of ours first (see <see cref="ModelLoaderAssembly"/>).
 /// </summary>
+[ModelLoader(LoaderSignature)]
 public sealed class OnnxImageTransformer : ISingleFeaturePredictionTransformer<OnnxImageModel>, IDisposable
 {
     internal const string LoaderSignature = "EfficientCnnOnnxImage";

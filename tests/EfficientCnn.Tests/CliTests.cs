@@ -1,3 +1,4 @@
+using EfficientCnn.Cli;
 using NUnit.Framework;
 
 namespace EfficientCnn.Tests;
@@ -19,5 +20,14 @@ public sealed class CliTests
         if (command.Length == 0)
             foreach (var name in new[] { "zoo", "export", "inspect", "check-onnx", "pack" })
                 Assert.That(help, Does.Contain(name));
+    }
+
+    [Test]
+    public void TheTrainingCommandsAndOnlyTheyDeclareTheScalarLifetimeWorkaround()
+    {
+        string[] commands = ["zoo", "export", "inspect", "check-onnx", "pretrain", "fractals", "pack", "distill", "scale", "search", "train", "evaluate", "predict", "silo"];
+        Assert.That(commands.Select(CliApp.CommandType), Has.None.Null);
+        Assert.That(commands.Where(c => ScalarLifetimeWorkaround.IsDeclaredBy(CliApp.CommandType(c))),
+            Is.EquivalentTo(new[] { "train", "pretrain", "distill", "search", "scale" }));
     }
 }

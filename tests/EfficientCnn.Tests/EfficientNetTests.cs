@@ -97,7 +97,7 @@ public sealed class EfficientNetTests
     public void StochasticDepthRateGrowsLinearlyWithBlockIndex()
     {
         using var model = EfficientNet.FromMultipliers(1.0, 1.0, numClasses: 2, stochasticDepthProb: 0.2);
-        var blocks = model.Stages.Skip(1).Take(7).SelectMany(s => s.children()).Cast<EfficientNet.MBConv>().ToList();
+        var blocks = model.Stages.Skip(1).Take(7).SelectMany(s => s.children()).Cast<InvertedResidual>().ToList();
         Assert.That(blocks, Has.Count.EqualTo(16));
         for (int i = 0; i < blocks.Count; i++)
             Assert.That(blocks[i].StochasticDepthProb, Is.EqualTo(0.2 * i / 16).Within(1e-12), $"block {i}");
@@ -108,7 +108,7 @@ public sealed class EfficientNetTests
     {
         random.manual_seed(1);
         // Stride 1 and 16 -> 16 channels: a residual block. With p = 1 the branch is always dropped in training.
-        using var block = new EfficientNet.MBConv(new EfficientNet.StageConfig(6, 3, 1, 16, 16, 1), stochasticDepthProb: 1.0);
+        using var block = EfficientNet.CreateBlock(new EfficientNet.StageConfig(6, 3, 1, 16, 16, 1), stochasticDepthProb: 1.0);
         Assert.That(block.UsesResidual, Is.True);
         var x = randn(4, 16, 8, 8);
         block.train();
@@ -125,7 +125,7 @@ public sealed class EfficientNetTests
     public void StochasticDepthRowModeDropsWholeSamplesAndKeepsTheExpectation()
     {
         random.manual_seed(2);
-        using var sd = new EfficientNet.StochasticDepth(0.5);
+        using var sd = new StochasticDepth(0.5);
         var x = ones(256, 3, 4, 4);
         sd.train();
         var y = sd.call(x);
@@ -138,7 +138,7 @@ public sealed class EfficientNetTests
         Assert.That(y.mean().item<float>(), Is.EqualTo(1f).Within(0.2f), "scaling by 1/(1-p) keeps the mean");
         sd.eval();
         Assert.That(sd.call(x).equal(x).all().item<bool>(), Is.True);
-        Assert.Throws<ArgumentException>(() => new EfficientNet.StochasticDepth(1.5));
+        Assert.Throws<ArgumentException>(() => new StochasticDepth(1.5));
     }
 
     [Test]

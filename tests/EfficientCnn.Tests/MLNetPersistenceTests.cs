@@ -40,6 +40,27 @@ public sealed class MLNetPersistenceTests
     private static readonly PreprocessingSpec Spec = new() { Resolution = 32, ResizeMode = ResizeMode.ShorterSideCenterCrop };
 
     [Test]
+    public void EveryDeclaredComponentHasALoaderInTheLoaderAssembly()
+    {
+        // The build writes the loaders from the [ModelLoader] declarations; a component it missed would save models
+        // that Model.Load cannot read back.
+        var declared = typeof(OnnxImageTransformer).Assembly.GetTypes()
+            .Select(t => (Type: t, Attribute: t.GetCustomAttributes(typeof(ModelLoaderAttribute), false).Cast<ModelLoaderAttribute>().SingleOrDefault()))
+            .Where(d => d.Attribute is not null)
+            .ToList();
+        Assert.That(declared.Select(d => d.Type), Does.Contain(typeof(OnnxImageTransformer)));
+        // The LoadableClass attributes hold a null Type argument that reflection will not decode; their signature
+        // strings are in the assembly's attribute blobs.
+        string image = System.Text.Encoding.UTF8.GetString(File.ReadAllBytes(ModelLoaderAssembly.Instance.Location));
+        foreach (var (type, attribute) in declared)
+        {
+            var loader = ModelLoaderAssembly.Instance.GetType($"{ModelLoaderAssembly.AssemblyName}.{type.Name}Loader");
+            Assert.That(loader?.GetMethod("Create")?.ReturnType, Is.EqualTo(type), type.Name);
+            Assert.That(image, Does.Contain(attribute!.LoaderSignature), type.Name);
+        }
+    }
+
+    [Test]
     public void SavedZipLoadsInAFreshProcessWithIdenticalPredictions()
     {
         var ml = new MLContext(seed: 1);

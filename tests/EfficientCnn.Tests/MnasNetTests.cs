@@ -1,5 +1,6 @@
 using EfficientCnn.Backbones;
 using EfficientCnn.Backbones.Architectures;
+using EfficientCnn.Backbones.Blocks;
 using NUnit.Framework;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -94,8 +95,8 @@ public sealed class MnasNetTests
     [Test]
     public void B1SkipConnectionsOnlyWhereShapeIsKept()
     {
-        var first = new MnasNet.InvertedResidual(16, 24, 3, 2, 3, MnasNet.ReferenceBnMomentum);
-        var repeat = new MnasNet.InvertedResidual(24, 24, 3, 1, 3, MnasNet.ReferenceBnMomentum);
+        var first = MnasNet.CreateBlock(16, 24, 3, 2, 3, MnasNet.ReferenceBnMomentum);
+        var repeat = MnasNet.CreateBlock(24, 24, 3, 1, 3, MnasNet.ReferenceBnMomentum);
         Assert.That(first.UsesResidual, Is.False);
         Assert.That(repeat.UsesResidual, Is.True);
         // With the last BN zeroed, the residual branch contributes nothing: the block must return its input.
@@ -171,7 +172,7 @@ public sealed class MnasNetTests
     public void A1SqueezeExcitationGatesChannels()
     {
         // Zeroing the expand conv makes the gate sigmoid(0) = 0.5 for every channel: the block halves its input.
-        var se = new MnasNetA1.SqueezeExcite(8, 2);
+        var se = new SqueezeExcitation(8, 2, Activation.ReLU, SqueezeExcitationNames.Timm);
         using (no_grad())
         {
             foreach (var (name, p) in se.named_parameters())

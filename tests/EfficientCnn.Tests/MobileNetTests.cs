@@ -65,7 +65,7 @@ public sealed class MobileNetTests
         var x = randn(2, 16, 8, 8);
         foreach (var (inC, outC, stride, residual) in new[] { (16, 16, 1, true), (16, 24, 1, false), (16, 16, 2, false) })
         {
-            using var block = new MobileNetV2.InvertedResidual(inC, outC, stride, 6);
+            using var block = MobileNetV2.CreateBlock(inC, outC, stride, 6);
             Assert.That(block.UsesResidual, Is.EqualTo(residual), $"{inC}->{outC} s{stride}");
             // With the projection BN's γ and β zeroed the branch outputs exactly 0: the block returns its input
             // when it has a residual connection, and zeros when it has none.
@@ -86,7 +86,7 @@ public sealed class MobileNetTests
     public void V2ProjectionIsLinear()
     {
         // Linear bottleneck: the projection is followed by BN only, so negative outputs survive.
-        using var block = new MobileNetV2.InvertedResidual(8, 16, 1, 6);
+        using var block = MobileNetV2.CreateBlock(8, 16, 1, 6);
         block.eval();
         using var _ = no_grad();
         Assert.That(block.call(randn(4, 8, 8, 8)).min().item<float>(), Is.LessThan(0f));
@@ -188,8 +188,8 @@ public sealed class MobileNetTests
     [Test]
     public void BadBlockOptionsAreRejected()
     {
-        Assert.That(Assert.Throws<ArgumentException>(() => new MobileNetV2.InvertedResidual(16, 16, 3, 6))!.ParamName, Is.EqualTo("stride"));
-        Assert.That(Assert.Throws<ArgumentException>(() => new MobileNetV2.InvertedResidual(16, 16, 1, 0))!.ParamName, Is.EqualTo("expandRatio"));
+        Assert.That(Assert.Throws<ArgumentException>(() => MobileNetV2.CreateBlock(16, 16, 3, 6))!.ParamName, Is.EqualTo("stride"));
+        Assert.That(Assert.Throws<ArgumentException>(() => MobileNetV2.CreateBlock(16, 16, 1, 0))!.ParamName, Is.EqualTo("expandRatio"));
         Assert.That(Assert.Throws<ArgumentException>(() => new MobileNetV1.DepthwiseSeparableConv(0, 16, 1))!.ParamName, Is.EqualTo("inChannels"));
     }
 }

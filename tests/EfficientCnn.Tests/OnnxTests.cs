@@ -511,11 +511,11 @@ public sealed class OnnxTests
         public MixedNet() : base(nameof(MixedNet), 5)
         {
             features = nn.Sequential(
-                ("0", Layers.ConvNormActivation(3, 8, 3, 2, activation: Activation.ReLU6)),
+                ("0", ConvNormActivation.Create(3, 8, 3, 2, activation: Activation.ReLU6)),
                 ("1", nn.MaxPool2d(3, stride: 2, padding: 1, ceil_mode: true)),
-                ("2", Layers.ConvNormActivation(8, 8, 3, 1, groups: 8, activation: Activation.SiLU)),
+                ("2", ConvNormActivation.Create(8, 8, 3, 1, groups: 8, activation: Activation.SiLU)),
                 ("3", new SqueezeExcitation(8, 4)),
-                ("4", Layers.ConvNormActivation(8, 16, 1, activation: Activation.GELU)),
+                ("4", ConvNormActivation.Create(8, 16, 1, activation: Activation.GELU)),
                 ("5", nn.Hardswish()),
                 ("6", nn.AvgPool2d(3, stride: 2, ceil_mode: true, count_include_pad: false)),
                 ("7", nn.Conv2d(16, 16, 3, padding: 1, bias: true)),
@@ -524,7 +524,7 @@ public sealed class OnnxTests
                 ("10", nn.Sigmoid()),
                 ("11", nn.AdaptiveAvgPool2d(1)),
                 ("12", nn.Flatten()));
-            classifier = Layers.DropoutLinear(16, 5, 0.2);
+            classifier = TorchvisionLayout.DropoutLinear(16, 5, 0.2);
             RegisterComponents();
         }
 

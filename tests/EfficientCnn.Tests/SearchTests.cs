@@ -3,6 +3,7 @@ using EfficientCnn.Backbones;
 using EfficientCnn.Backbones.Onnx;
 using EfficientCnn.Backbones.Profiling;
 using EfficientCnn.Backbones.Registry;
+using EfficientCnn.Backbones.Scaling;
 using EfficientCnn.Backbones.Search;
 using EfficientCnn.MLNet;
 using EfficientCnn.MLNet.Search;

@@ -60,6 +60,17 @@ public sealed class ZooTests
     }
 
     [Test]
+    public void EveryFamilyFileRegistersItsVariantsInLineageOrder()
+    {
+        // Families register themselves (IBackboneFamily); a family that stops declaring itself drops out of the zoo.
+        Assert.That(BackboneRegistry.All.Select(v => v.Family).Distinct(), Is.EqualTo(new[]
+        {
+            "MobileNetV1", "ShuffleNetV1", "MobileNetV2", "ShuffleNetV2", "MnasNet", "EfficientNet", "NFNet", "ResNet", "GoogLeNet", "NASNet",
+        }));
+        Assert.That(BackboneRegistry.All, Has.Count.EqualTo(48));
+    }
+
+    [Test]
     public void UnknownVariantListsValidNames()
     {
         var ex = Assert.Throws<ArgumentException>(() => BackboneRegistry.Get("mobilenet_v9"))!;

@@ -1,6 +1,5 @@
 using EfficientCnn.Backbones.Blocks;
 using EfficientCnn.Backbones.Onnx;
-using EfficientCnn.Backbones.Registry;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -14,7 +13,7 @@ namespace EfficientCnn.Backbones.Architectures;
 /// Module names equal torchvision's state dict: <c>features.0</c> stem, <c>features.1</c>…<c>features.7</c> MBConv stages,
 /// <c>features.8</c> 1x1 head conv, <c>avgpool</c>, <c>classifier</c> (Dropout + Linear).
 /// </summary>
-public sealed class EfficientNet : Backbone
+public sealed class EfficientNet : Backbone, IBackboneFamily
 {
     /// <summary>
     /// One row of the paper's Table 1 (stages 2–8): an MBConv stage of B0 before scaling.
@@ -33,8 +32,8 @@ public sealed class EfficientNet : Backbone
         /// </summary>
         public StageConfig Scale(double widthMultiplier, double depthMultiplier) => this with
         {
-            InputChannels = Layers.MakeDivisible(InputChannels * widthMultiplier),
-            OutChannels = Layers.MakeDivisible(OutChannels * widthMultiplier),
+            InputChannels = Multipliers.MakeDivisible(InputChannels * widthMultiplier),
+            OutChannels = Multipliers.MakeDivisible(OutChannels * widthMultiplier),
             NumLayers = ScaleDepth(NumLayers, depthMultiplier),
         };
     }
@@ -87,8 +86,8 @@ public sealed class EfficientNet : Backbone
         double stochasticDepthProb = DefaultStochasticDepthProb, double bnEps = 1e-5, double bnMomentum = 0.1)
         : base("EfficientNet", numClasses)
     {
-        Layers.RequirePositiveMultiplier(widthMultiplier, nameof(widthMultiplier));
-        Layers.RequirePositiveMultiplier(depthMultiplier, nameof(depthMultiplier));
+        Multipliers.RequirePositive(widthMultiplier, nameof(widthMultiplier));
+        Multipliers.RequirePositive(depthMultiplier, nameof(depthMultiplier));
         if (!(dropRate >= 0 && dropRate < 1))
             throw new ArgumentException($"dropRate must be in [0, 1), got {dropRate}.", nameof(dropRate));
         if (!(stochasticDepthProb >= 0 && stochasticDepthProb <= 1))
@@ -102,7 +101,7 @@ public sealed class EfficientNet : Backbone
 
         var layers = new List<(string, nn.Module<Tensor, Tensor>)>
         {
-            ("0", Layers.ConvNormActivation(3, stages[0].InputChannels, 3, stride: 2, activation: Activation.SiLU, bnMomentum: bnMomentum, bnEps: bnEps)),
+            ("0", ConvNormActivation.Create(3, stages[0].InputChannels, 3, stride: 2, activation: Activation.SiLU, bnMomentum: bnMomentum, bnEps: bnEps)),
         };
         // Stochastic depth grows linearly with the block's index over the whole network (torchvision, TF drop_connect).
         int totalBlocks = stages.Sum(s => s.NumLayers), blockId = 0;
@@ -114,20 +113,20 @@ public sealed class EfficientNet : Backbone
                 // Only a stage's first block changes channels and stride; the rest are residual.
                 var cfg = i == 0 ? stage : stage with { InputChannels = stage.OutChannels, Stride = 1 };
                 double p = stochasticDepthProb * blockId / totalBlocks;
-                blocks.Add((i.ToString(), new MBConv(cfg, p, bnEps, bnMomentum)));
+                blocks.Add((i.ToString(), CreateBlock(cfg, p, bnEps, bnMomentum)));
                 blockId++;
             }
             layers.Add((layers.Count.ToString(), nn.Sequential(blocks)));
         }
         int lastIn = stages[^1].OutChannels;
         FeatureDim = 4 * lastIn;   // 1280 for B0: the head conv widens 4x (torchvision's last_channel = None)
-        layers.Add((layers.Count.ToString(), Layers.ConvNormActivation(lastIn, FeatureDim, 1, activation: Activation.SiLU, bnMomentum: bnMomentum, bnEps: bnEps)));
+        layers.Add((layers.Count.ToString(), ConvNormActivation.Create(lastIn, FeatureDim, 1, activation: Activation.SiLU, bnMomentum: bnMomentum, bnEps: bnEps)));
         features = nn.Sequential(layers);
         avgpool = nn.AdaptiveAvgPool2d(1);
-        if (numClasses > 0) classifier = Layers.DropoutLinear(FeatureDim, numClasses, dropRate);
+        if (numClasses > 0) classifier = TorchvisionLayout.DropoutLinear(FeatureDim, numClasses, dropRate);
         RegisterComponents();
 
-        Layers.InitializeTorchvisionStyle(this);
+        TorchvisionLayout.Initialize(this);
         // torchvision's EfficientNet initialises its Linear layer uniformly in ±1/sqrt(out_features), not N(0, 0.01).
         using var _ = no_grad();
         foreach (var (_, m) in named_modules())
@@ -141,7 +140,7 @@ public sealed class EfficientNet : Backbone
     }
 
     /// <summary>
-    /// Builds a compound-scaled EfficientNet for any multipliers, e.g. those of <see cref="Scaling.CompoundScaling.Scale"/>.
+    /// Builds a compound-scaled EfficientNet for any multipliers, e.g. those compound scaling computes (CompoundScaling.Scale in Scaling/).
     /// </summary>
     /// <param name="widthMultiplier">Channel multiplier (β^φ), &gt; 0.</param>
     /// <param name="depthMultiplier">Depth multiplier (α^φ), &gt; 0.</param>
@@ -184,92 +183,31 @@ public sealed class EfficientNet : Backbone
     /// SqueezeExcitation (squeeze to input/4, SiLU), 1x1 project conv-BN (linear bottleneck); identity shortcut with
     /// <see cref="StochasticDepth"/> when stride is 1 and channels are unchanged.
     /// </summary>
-    public sealed class MBConv : nn.Module<Tensor, Tensor>, IOnnxExportable
+    /// <param name="config">One (scaled) stage row.</param>
+    /// <param name="stochasticDepthProb">This block's drop rate.</param>
+    /// <param name="bnEps">BatchNorm epsilon.</param>
+    /// <param name="bnMomentum">BatchNorm momentum.</param>
+    public static InvertedResidual CreateBlock(StageConfig config, double stochasticDepthProb, double bnEps = 1e-5, double bnMomentum = 0.1)
     {
-        private readonly Sequential block;
-        private readonly StochasticDepth stochastic_depth;
-
-        /// <summary>Creates one block from a (scaled) stage row; <paramref name="stochasticDepthProb"/> is this block's drop rate.</summary>
-        public MBConv(StageConfig config, double stochasticDepthProb, double bnEps = 1e-5, double bnMomentum = 0.1) : base(nameof(MBConv))
+        int expanded = Multipliers.MakeDivisible(config.InputChannels * (double)config.ExpandRatio);
+        return new InvertedResidual(new InvertedResidualConfig(config.InputChannels, expanded, config.OutChannels, config.Kernel, config.Stride, Activation.SiLU)
         {
-            if (config.Stride is < 1 or > 2) throw new ArgumentException($"stride must be 1 or 2, got {config.Stride}.", nameof(config));
-            UsesResidual = config.Stride == 1 && config.InputChannels == config.OutChannels;
-            int expanded = Layers.MakeDivisible(config.InputChannels * (double)config.ExpandRatio);
-            var layers = new List<(string, nn.Module<Tensor, Tensor>)>();
-            if (expanded != config.InputChannels)
-                layers.Add(("0", Layers.ConvNormActivation(config.InputChannels, expanded, 1, activation: Activation.SiLU, bnMomentum: bnMomentum, bnEps: bnEps)));
-            layers.Add((layers.Count.ToString(), Layers.ConvNormActivation(expanded, expanded, config.Kernel, config.Stride, groups: expanded,
-                activation: Activation.SiLU, bnMomentum: bnMomentum, bnEps: bnEps)));
             // The squeeze width follows the block's input channels, not the expanded ones (paper/TF se_ratio 0.25 of input).
-            layers.Add((layers.Count.ToString(), new SqueezeExcitation(expanded, Math.Max(1, config.InputChannels / 4), Activation.SiLU)));
-            layers.Add((layers.Count.ToString(), Layers.ConvNormActivation(expanded, config.OutChannels, 1, activation: Activation.None, bnMomentum: bnMomentum, bnEps: bnEps)));
-            block = nn.Sequential(layers);
-            stochastic_depth = new StochasticDepth(stochasticDepthProb);
-            RegisterComponents();
-        }
-
-        /// <summary>True when the block adds its input back (stride 1, same channels).</summary>
-        public bool UsesResidual { get; }
-
-        /// <summary>This block's stochastic-depth drop probability.</summary>
-        public double StochasticDepthProb => stochastic_depth.P;
-
-        /// <inheritdoc />
-        public override Tensor forward(Tensor input)
-        {
-            var result = block.call(input);
-            return UsesResidual ? stochastic_depth.call(result) + input : result;
-        }
-
-        /// <inheritdoc />
-        public string ExportOnnx(OnnxGraphBuilder g, string input)
-        {
-            var result = g.Export(block, input);
-            return UsesResidual ? g.Op("Add", g.Export(stochastic_depth, result), input) : result;
-        }
+            SqueezeChannels = Math.Max(1, config.InputChannels / 4),
+            StochasticDepthProb = stochasticDepthProb,
+            BnEps = bnEps,
+            BnMomentum = bnMomentum,
+        }, InvertedResidualNames.TorchvisionEfficientNet);
     }
 
-    /// <summary>
-    /// Stochastic depth (Huang et al. 2016) in torchvision's "row" mode: during training each sample's residual branch is
-    /// dropped with probability <see cref="P"/> and kept branches are scaled by 1/(1−p) so the expectation is unchanged;
-    /// in evaluation it is the identity.
-    /// </summary>
-    public sealed class StochasticDepth : nn.Module<Tensor, Tensor>, IOnnxExportable
-    {
-        /// <summary>Creates the module with drop probability <paramref name="p"/> in [0, 1].</summary>
-        public StochasticDepth(double p) : base(nameof(StochasticDepth))
-        {
-            if (!(p >= 0 && p <= 1)) throw new ArgumentException($"p must be in [0, 1], got {p}.", nameof(p));
-            P = p;
-        }
-
-        /// <summary>Probability of dropping a sample's branch.</summary>
-        public double P { get; }
-
-        /// <inheritdoc />
-        public override Tensor forward(Tensor input)
-        {
-            if (!training || P == 0) return input;
-            double survival = 1 - P;
-            var shape = new long[input.dim()];
-            Array.Fill(shape, 1L);
-            shape[0] = input.shape[0];
-            var noise = empty(shape, input.dtype, input.device).bernoulli_(survival);
-            if (survival > 0) noise.div_(survival);
-            return input * noise;
-        }
-
-        /// <inheritdoc />
-        /// <remarks>Inference graphs are in evaluation mode, where stochastic depth is the identity.</remarks>
-        public string ExportOnnx(OnnxGraphBuilder g, string input) => input;
-    }
+    static int IBackboneFamily.ListingOrder => 6; // EfficientNet (Tan & Le 2019)
 
     /// <summary>
     /// Registered variants B0–B7: (width, depth, resolution, dropout) of the TF reference's <c>efficientnet_params</c>,
     /// which torchvision uses. Params are exact torchvision counts; MACs (torchvision "GFLOPS") are from torchvision's
     /// model docs at torchvision's evaluation crop, which equals the paper's resolution except for B2 (288 vs 260).
     /// </summary>
-    internal static IEnumerable<BackboneVariant> Variants()
+    static IEnumerable<BackboneVariant> IBackboneFamily.Variants()
     {
         // name, width, depth, resolution (paper), dropout, torchvision params, MACs reference, MACs resolution, source
         (string Name, double W, double D, int Res, double Drop, long Params, long Macs, int MacsRes, string Source)[] table =

@@ -1,6 +1,5 @@
 using EfficientCnn.Backbones.Blocks;
 using EfficientCnn.Backbones.Onnx;
-using EfficientCnn.Backbones.Registry;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -18,7 +17,7 @@ namespace EfficientCnn.Backbones.Architectures;
 /// <para>torchvision's <c>transform_input</c> (re-normalisation for its TensorFlow-ported weights) is not implemented:
 /// it is off for untrained models, which is all this zoo builds.</para>
 /// </remarks>
-public sealed class GoogLeNet : Backbone
+public sealed class GoogLeNet : Backbone, IBackboneFamily
 {
     /// <summary>
     /// Paper Table 1, one row per Inception module: name, #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj.
@@ -119,10 +118,10 @@ public sealed class GoogLeNet : Backbone
     /// The auxiliary heads are training-only classifiers and belong to no stage.</remarks>
     public override IReadOnlyList<nn.Module> Stages =>
     [
-        Layers.Group([conv1, maxpool1, conv2, conv3, maxpool2]),
-        Layers.Group([inception3a, inception3b]),
-        Layers.Group([maxpool3, inception4a, inception4b, inception4c, inception4d, inception4e]),
-        Layers.Group([maxpool4, inception5a, inception5b]),
+        StageGroup.Of([conv1, maxpool1, conv2, conv3, maxpool2]),
+        StageGroup.Of([inception3a, inception3b]),
+        StageGroup.Of([maxpool3, inception4a, inception4b, inception4c, inception4d, inception4e]),
+        StageGroup.Of([maxpool4, inception5a, inception5b]),
     ];
 
     /// <inheritdoc />
@@ -282,8 +281,10 @@ public sealed class GoogLeNet : Backbone
         }
     }
 
+    static int IBackboneFamily.ListingOrder => 9; // reference point: GoogLeNet
+
     /// <summary>Registered variant. Reference: torchvision's googlenet docs (6,624,904 params, 1.50 GFLOPS).</summary>
-    internal static IEnumerable<BackboneVariant> Variants()
+    static IEnumerable<BackboneVariant> IBackboneFamily.Variants()
     {
         yield return new("googlenet", "GoogLeNet", 224,
             o => new GoogLeNet(o.NumClasses, o.DropRate ?? 0.2),

@@ -1,3 +1,4 @@
+using EfficientCnn.Backbones.Blocks;
 using EfficientCnn.Backbones.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -7,12 +8,12 @@ namespace EfficientCnn.Backbones.Architectures;
 
 /// <summary>
 /// The network MNASNet-A1 and every network of its search space share (timm's generic builder for
-/// <c>semnasnet_100</c>): 3x3 stride-2 stem conv → stages of <see cref="MnasNetA1.SepConv"/> /
-/// <see cref="MnasNetA1.MBConv"/> blocks → 1x1 head conv → mean over H, W → dropout → Linear classifier.
+/// <c>semnasnet_100</c>): 3x3 stride-2 stem conv → stages of <see cref="SepConv"/> /
+/// <see cref="InvertedResidual"/> blocks (timm's names) → 1x1 head conv → mean over H, W → dropout → Linear classifier.
 /// Module names are timm's: <c>conv_stem</c>, <c>bn1</c>, <c>blocks.i.j.*</c>, <c>conv_head</c>, <c>bn2</c>,
 /// <c>classifier</c>; initialisation is timm's as well.
 /// </summary>
-/// <remarks>Subclasses say which stages to build: <see cref="MnasNetA1"/> (Figure 7(a)) and <see cref="Search.SearchedNetwork"/> (any spec).</remarks>
+/// <remarks>Subclasses say which stages to build: <see cref="MnasNetA1"/> (Figure 7(a)) and the search's networks (any spec).</remarks>
 public abstract class MbConvNetwork : Backbone
 {
     private readonly Conv2d conv_stem;
@@ -29,12 +30,12 @@ public abstract class MbConvNetwork : Backbone
     /// <summary>Builds the network from stage descriptions whose channel counts are final (already width-scaled).</summary>
     /// <param name="name">TorchSharp module name.</param>
     /// <param name="stemChannels">Width of the stem conv.</param>
-    /// <param name="stageSpecs">The stages, input side first; <see cref="MnasNetA1.StageSpec.Kind"/> "SepConv" builds
-    /// <see cref="MnasNetA1.SepConv"/> blocks, any other kind <see cref="MnasNetA1.MBConv"/> blocks.</param>
+    /// <param name="stageSpecs">The stages, input side first; <see cref="MbConvStage.Kind"/> "SepConv" builds
+    /// <see cref="SepConv"/> blocks, any other kind <see cref="InvertedResidual"/> blocks.</param>
     /// <param name="headChannels">Width of the 1x1 head conv, which is the feature dimension.</param>
     /// <param name="numClasses">Classes of the head; 0 builds the feature extractor only.</param>
     /// <param name="dropRate">Dropout before the classifier.</param>
-    private protected MbConvNetwork(string name, int stemChannels, IReadOnlyList<MnasNetA1.StageSpec> stageSpecs,
+    private protected MbConvNetwork(string name, int stemChannels, IReadOnlyList<MbConvStage> stageSpecs,
         int headChannels, int numClasses, double dropRate)
         : base(name, numClasses)
     {
@@ -54,8 +55,8 @@ public abstract class MbConvNetwork : Backbone
             {
                 int stride = i == 0 ? spec.Stride : 1;
                 nn.Module<Tensor, Tensor> block = spec.Kind == "SepConv"
-                    ? new MnasNetA1.SepConv(inChannels, spec.Channels, spec.Kernel, stride)
-                    : new MnasNetA1.MBConv(inChannels, spec.Channels, spec.Kernel, stride, spec.Expansion, spec.SeRatio);
+                    ? new SepConv(inChannels, spec.Channels, spec.Kernel, stride)
+                    : CreateBlock(inChannels, spec.Channels, spec.Kernel, stride, spec.Expansion, spec.SeRatio);
                 stage.Add((i.ToString(), block));
                 inChannels = spec.Channels;
             }
@@ -109,6 +110,33 @@ public abstract class MbConvNetwork : Backbone
         var features = ForwardFeatures(input);
         if (classifier is null) return features;
         return classifier.call(nn.functional.dropout(features, dropRate, training));
+    }
+
+    /// <summary>
+    /// The paper's "MBConv" (inverted residual), with optional squeeze-and-excitation after the depthwise conv, as timm's
+    /// InvertedResidual: <c>conv_pw</c>, <c>bn1</c>, <c>conv_dw</c>, <c>bn2</c>, <c>se</c>, <c>conv_pwl</c>, <c>bn3</c> and one
+    /// <c>act</c> (ReLU); the expansion is always there, its width rounded to a multiple of 8.
+    /// </summary>
+    /// <param name="inChannels">Input width.</param>
+    /// <param name="outChannels">Output width.</param>
+    /// <param name="kernelSize">Depthwise kernel size.</param>
+    /// <param name="stride">Depthwise stride.</param>
+    /// <param name="expansion">Expansion ratio.</param>
+    /// <param name="seRatio">Squeeze ratio relative to the block input; 0 for no squeeze-and-excitation.</param>
+    private static InvertedResidual CreateBlock(long inChannels, long outChannels, int kernelSize, int stride, int expansion, double seRatio)
+    {
+        long mid = Multipliers.MakeDivisible(inChannels * (double)expansion, 8);
+        long squeeze = 0;
+        if (seRatio > 0)
+        {
+            // timm (se_from_exp=False): the ratio is taken of the block input, i.e. mid · (ratio / expansion),
+            // rounded half-to-even like Python's round().
+            double ratio = seRatio / expansion;
+            squeeze = (long)Math.Round(mid * ratio, MidpointRounding.ToEven);
+            if (squeeze < 1) throw new ArgumentException($"squeeze-and-excitation width must be >= 1, got {squeeze}.", nameof(seRatio));
+        }
+        return new InvertedResidual(new InvertedResidualConfig(inChannels, mid, outChannels, kernelSize, stride, Activation.ReLU)
+            { Expands = true, SqueezeChannels = squeeze }, InvertedResidualNames.Timm);
     }
 
     /// <summary>

@@ -1,6 +1,5 @@
 using EfficientCnn.Backbones.Blocks;
 using EfficientCnn.Backbones.Onnx;
-using EfficientCnn.Backbones.Registry;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -15,7 +14,7 @@ namespace EfficientCnn.Backbones.Architectures;
 /// and <c>classifier</c> = Dropout + Linear.
 /// </summary>
 /// <remarks>The searched variant with squeeze-and-excitation is <see cref="MnasNetA1"/>.</remarks>
-public sealed class MnasNet : Backbone
+public sealed class MnasNet : Backbone, IBackboneFamily
 {
     /// <summary>
     /// BatchNorm momentum of the reference: TensorFlow's decay 0.9997, which is PyTorch momentum 1 - 0.9997.
@@ -99,11 +98,11 @@ public sealed class MnasNet : Backbone
         register_module("layers", layers);
         if (numClasses > 0)
         {
-            classifier = Layers.DropoutLinear(HeadChannels, numClasses, dropRate);
+            classifier = TorchvisionLayout.DropoutLinear(HeadChannels, numClasses, dropRate);
             register_module("classifier", classifier);
         }
 
-        Layers.InitializeTorchvisionStyle(this);
+        TorchvisionLayout.Initialize(this);
         // torchvision initialises MNASNet's Linear with Kaiming-uniform (fan-out, gain 1) rather than N(0, 0.01).
         if (classifier is not null)
         {
@@ -150,8 +149,8 @@ public sealed class MnasNet : Backbone
     /// <exception cref="ArgumentException"><paramref name="alpha"/> is not a positive finite number.</exception>
     public static int[] GetDepths(double alpha)
     {
-        Layers.RequirePositiveMultiplier(alpha, "alpha (depth multiplier)");
-        return BaseDepths.Select(depth => Layers.MakeDivisible(depth * alpha, 8)).ToArray();
+        Multipliers.RequirePositive(alpha, "alpha (depth multiplier)");
+        return BaseDepths.Select(depth => Multipliers.MakeDivisible(depth * alpha, 8)).ToArray();
     }
 
     /// <summary>torchvision's <c>_stack</c>: the first block strides and changes width (no skip), the rest keep both.</summary>
@@ -159,63 +158,34 @@ public sealed class MnasNet : Backbone
     {
         var blocks = new List<(string, nn.Module<Tensor, Tensor>)>
         {
-            ("0", new InvertedResidual(inChannels, outChannels, kernel, stride, expansion, bnMomentum)),
+            ("0", CreateBlock(inChannels, outChannels, kernel, stride, expansion, bnMomentum)),
         };
         for (int i = 1; i < repeats; i++)
-            blocks.Add((i.ToString(), new InvertedResidual(outChannels, outChannels, kernel, 1, expansion, bnMomentum)));
+            blocks.Add((i.ToString(), CreateBlock(outChannels, outChannels, kernel, 1, expansion, bnMomentum)));
         return nn.Sequential(blocks);
     }
 
     /// <summary>
     /// MBConv (MobileNetV2's inverted residual): 1x1 expansion → BN → ReLU → kxk depthwise → BN → ReLU → linear 1x1
-    /// projection → BN, with an identity skip when stride is 1 and the width is kept. torchvision's
+    /// projection → BN, with an identity skip when stride is 1 and the width is kept. Parts are named as torchvision's
     /// <c>_InvertedResidual</c>: one Sequential <c>layers</c> with children "0"-"7".
     /// </summary>
-    public sealed class InvertedResidual : nn.Module<Tensor, Tensor>, IOnnxExportable
+    /// <exception cref="ArgumentException">The kernel is not 3 or 5, or the stride is not 1 or 2.</exception>
+    public static InvertedResidual CreateBlock(long inChannels, long outChannels, int kernelSize, int stride, int expansion, double bnMomentum)
     {
-        private readonly Sequential layers;
-
-        /// <summary>Creates the block.</summary>
-        public InvertedResidual(long inChannels, long outChannels, int kernelSize, int stride, int expansion, double bnMomentum)
-            : base(nameof(InvertedResidual))
-        {
-            if (stride is not (1 or 2)) throw new ArgumentException($"stride must be 1 or 2, got {stride}.", nameof(stride));
-            if (kernelSize is not (3 or 5)) throw new ArgumentException($"kernelSize must be 3 or 5, got {kernelSize}.", nameof(kernelSize));
-            long mid = inChannels * expansion;
-            UsesResidual = inChannels == outChannels && stride == 1;
-            layers = nn.Sequential(
-                ("0", nn.Conv2d(inChannels, mid, 1, bias: false)),
-                ("1", nn.BatchNorm2d(mid, momentum: bnMomentum)),
-                ("2", nn.ReLU(inplace: true)),
-                ("3", nn.Conv2d(mid, mid, kernelSize, stride: stride, padding: kernelSize / 2, groups: mid, bias: false)),
-                ("4", nn.BatchNorm2d(mid, momentum: bnMomentum)),
-                ("5", nn.ReLU(inplace: true)),
-                ("6", nn.Conv2d(mid, outChannels, 1, bias: false)),
-                ("7", nn.BatchNorm2d(outChannels, momentum: bnMomentum)));
-            RegisterComponents();
-        }
-
-        /// <summary>True when the block adds its input to its output (stride 1, same width).</summary>
-        public bool UsesResidual { get; }
-
-        /// <inheritdoc />
-        public override Tensor forward(Tensor input) =>
-            UsesResidual ? layers.call(input) + input : layers.call(input);
-
-        /// <inheritdoc />
-        public string ExportOnnx(OnnxGraphBuilder g, string input)
-        {
-            string y = g.Export(layers, input);
-            return UsesResidual ? g.Op("Add", y, input) : y;
-        }
+        if (kernelSize is not (3 or 5)) throw new ArgumentException($"kernelSize must be 3 or 5, got {kernelSize}.", nameof(kernelSize));
+        return new InvertedResidual(new InvertedResidualConfig(inChannels, inChannels * expansion, outChannels, kernelSize, stride, Activation.ReLU)
+            { Expands = true, BnMomentum = bnMomentum }, InvertedResidualNames.TorchvisionMnasNet);
     }
+
+    static int IBackboneFamily.ListingOrder => 5; // MnasNet (Tan et al. 2018)
 
     /// <summary>
     /// Registered variants. B1: torchvision's weights metadata (exact <c>num_params</c>, <c>_ops</c> GFLOPS = GMACs to
     /// 3 digits). A1: paper Table 1 / Figure 7(a) (3.9M params, 312M mult-adds), exact params from timm's
     /// <c>semnasnet_100</c> module layout.
     /// </summary>
-    internal static IEnumerable<BackboneVariant> Variants()
+    static IEnumerable<BackboneVariant> IBackboneFamily.Variants()
     {
         // torchvision MNASNet{0_5,0_75,1_0,1_3}_Weights meta: num_params and "_ops" (GFLOPS, i.e. GMACs).
         // Our exact MACs at 224 px are in the Source strings (ZooTests checks them within 2% of the reference).
@@ -238,199 +208,4 @@ public sealed class MnasNet : Backbone
         new(name, "MnasNet", 224,
             o => new MnasNet(alpha, o.NumClasses, o.DropRate ?? 0.2),
             new PaperReference(parameters, macs, 224, source));
-}
-
-/// <summary>
-/// MNASNet-A1 (Tan et al. 2019, Figure 7(a)): the searched network with squeeze-and-excitation in three stages.
-/// Module names follow timm's <c>semnasnet_100</c> (alias <c>mnasnet_a1</c>): <c>conv_stem</c>, <c>bn1</c>,
-/// <c>blocks.i.j.*</c>, <c>conv_head</c>, <c>bn2</c>, <c>classifier</c> (built by <see cref="MbConvNetwork"/>).
-/// </summary>
-public sealed class MnasNetA1 : MbConvNetwork
-{
-    /// <summary>One stage of Figure 7(a) (timm's arch_def string in the comment).</summary>
-    /// <param name="Kind">SepConv (depthwise separable) or MBConv (inverted residual).</param>
-    /// <param name="Repeats">Number of blocks.</param>
-    /// <param name="Kernel">Depthwise kernel size.</param>
-    /// <param name="Stride">Stride of the first block.</param>
-    /// <param name="Expansion">MBConv expansion ratio (1 for SepConv).</param>
-    /// <param name="Channels">Output channels before the width multiplier.</param>
-    /// <param name="SeRatio">Squeeze ratio relative to the block input, 0 for no squeeze-and-excitation.</param>
-    public sealed record StageSpec(string Kind, int Repeats, int Kernel, int Stride, int Expansion, int Channels, double SeRatio);
-
-    /// <summary>Figure 7(a) of the paper, top to bottom (after the 3x3 stem conv with 32 channels).</summary>
-    public static readonly IReadOnlyList<StageSpec> Architecture =
-    [
-        new("SepConv", 1, 3, 1, 1, 16, 0),     // ds_r1_k3_s1_e1_c16_noskip   112x112
-        new("MBConv", 2, 3, 2, 6, 24, 0),      // ir_r2_k3_s2_e6_c24          112 → 56
-        new("MBConv", 3, 5, 2, 3, 40, 0.25),   // ir_r3_k5_s2_e3_c40_se0.25   56 → 28
-        new("MBConv", 4, 3, 2, 6, 80, 0),      // ir_r4_k3_s2_e6_c80          28 → 14
-        new("MBConv", 2, 3, 1, 6, 112, 0.25),  // ir_r2_k3_s1_e6_c112_se0.25  14 → 14
-        new("MBConv", 3, 5, 2, 6, 160, 0.25),  // ir_r3_k5_s2_e6_c160_se0.25  14 → 7
-        new("MBConv", 1, 3, 1, 6, 320, 0),     // ir_r1_k3_s1_e6_c320         7 → 7
-    ];
-
-    /// <summary>Width of the 1x1 head conv; timm's MNASNet-A1 keeps 1280 for every width multiplier.</summary>
-    public const int HeadChannels = 1280;
-
-    /// <summary>Width of the 3x3 stem conv before the width multiplier.</summary>
-    private const int StemChannels = 32;
-
-    /// <summary>Builds MNASNet-A1 with timm's channel multiplier <paramref name="widthMultiplier"/> (1.0 in the paper).</summary>
-    /// <param name="widthMultiplier">Channel multiplier, &gt; 0; channels are rounded to multiples of 8 (timm's round_channels).</param>
-    /// <param name="numClasses">Classes of the head; 0 builds the feature extractor only.</param>
-    /// <param name="dropRate">Dropout before the classifier (0.2 in the TF reference).</param>
-    public MnasNetA1(double widthMultiplier = 1.0, int numClasses = 1000, double dropRate = 0.2)
-        : base("MnasNetA1", Round(StemChannels, widthMultiplier),
-            Architecture.Select(s => s with { Channels = Round(s.Channels, widthMultiplier) }).ToList(),
-            HeadChannels, numClasses, dropRate)
-    {
-    }
-
-    /// <summary>timm's round_channels: <paramref name="channels"/> times the multiplier, rounded to a multiple of 8.</summary>
-    private static int Round(int channels, double widthMultiplier)
-    {
-        Layers.RequirePositiveMultiplier(widthMultiplier, nameof(widthMultiplier));
-        return Layers.MakeDivisible(channels * widthMultiplier, 8);
-    }
-
-    /// <summary>
-    /// Squeeze-and-Excitation as timm names it (<c>conv_reduce</c>, <c>conv_expand</c>): mean over H, W → 1x1 conv
-    /// reduce → ReLU → 1x1 conv expand → sigmoid gate × input. (Blocks/SqueezeExcitation uses torchvision's fc1/fc2.)
-    /// </summary>
-    public sealed class SqueezeExcite : nn.Module<Tensor, Tensor>, IOnnxExportable
-    {
-        private readonly Conv2d conv_reduce;
-        private readonly ReLU act1;
-        private readonly Conv2d conv_expand;
-        private readonly Sigmoid gate;
-
-        /// <summary>Creates the block on <paramref name="channels"/> channels squeezed to <paramref name="reducedChannels"/>.</summary>
-        public SqueezeExcite(long channels, long reducedChannels) : base(nameof(SqueezeExcite))
-        {
-            if (reducedChannels < 1)
-                throw new ArgumentException($"reducedChannels must be >= 1, got {reducedChannels}.", nameof(reducedChannels));
-            conv_reduce = nn.Conv2d(channels, reducedChannels, 1);
-            act1 = nn.ReLU(inplace: true);
-            conv_expand = nn.Conv2d(reducedChannels, channels, 1);
-            gate = nn.Sigmoid();
-            RegisterComponents();
-        }
-
-        /// <summary>Channels of the squeezed vector.</summary>
-        public long ReducedChannels => conv_reduce.out_channels;
-
-        /// <inheritdoc />
-        public override Tensor forward(Tensor x)
-        {
-            var scale = x.mean([2, 3], keepdim: true);
-            scale = conv_expand.call(act1.call(conv_reduce.call(scale)));
-            return x * gate.call(scale);
-        }
-
-        /// <inheritdoc />
-        public string ExportOnnx(OnnxGraphBuilder g, string input)
-        {
-            // mean over H, W with keepdim is GlobalAveragePool ([N, C, 1, 1]).
-            string scale = g.Export(act1, g.Export(conv_reduce, g.Op("GlobalAveragePool", input)));
-            scale = g.Export(gate, g.Export(conv_expand, scale));
-            return g.Op("Mul", input, scale);
-        }
-    }
-
-    /// <summary>
-    /// The paper's "SepConv": depthwise kxk → BN → ReLU → linear 1x1 → BN (timm's DepthwiseSeparableConv:
-    /// <c>conv_dw</c>, <c>bn1</c>, <c>conv_pw</c>, <c>bn2</c>). MNASNet-A1 uses it without skip ("noskip").
-    /// </summary>
-    public sealed class SepConv : nn.Module<Tensor, Tensor>, IOnnxExportable
-    {
-        private readonly Conv2d conv_dw;
-        private readonly BatchNorm2d bn1;
-        private readonly ReLU act;
-        private readonly Conv2d conv_pw;
-        private readonly BatchNorm2d bn2;
-
-        /// <summary>Creates the block.</summary>
-        public SepConv(long inChannels, long outChannels, int kernelSize, int stride) : base(nameof(SepConv))
-        {
-            conv_dw = nn.Conv2d(inChannels, inChannels, kernelSize, stride: stride, padding: kernelSize / 2, groups: inChannels, bias: false);
-            bn1 = nn.BatchNorm2d(inChannels);
-            act = nn.ReLU(inplace: true);
-            conv_pw = nn.Conv2d(inChannels, outChannels, 1, bias: false);
-            bn2 = nn.BatchNorm2d(outChannels);
-            RegisterComponents();
-        }
-
-        /// <inheritdoc />
-        public override Tensor forward(Tensor x) => bn2.call(conv_pw.call(act.call(bn1.call(conv_dw.call(x)))));
-
-        /// <inheritdoc />
-        public string ExportOnnx(OnnxGraphBuilder g, string input) =>
-            g.ExportConvBn(conv_pw, bn2, g.Export(act, g.ExportConvBn(conv_dw, bn1, input)));
-    }
-
-    /// <summary>
-    /// The paper's "MBConv" (inverted residual), with optional squeeze-and-excitation after the depthwise conv:
-    /// 1x1 expand → BN → ReLU → kxk depthwise → BN → ReLU → [SE] → linear 1x1 → BN, skip when stride 1 and same width.
-    /// timm's InvertedResidual names: <c>conv_pw</c>, <c>bn1</c>, <c>conv_dw</c>, <c>bn2</c>, <c>se</c>, <c>conv_pwl</c>, <c>bn3</c>.
-    /// </summary>
-    public sealed class MBConv : nn.Module<Tensor, Tensor>, IOnnxExportable
-    {
-        private readonly Conv2d conv_pw;
-        private readonly BatchNorm2d bn1;
-        private readonly Conv2d conv_dw;
-        private readonly BatchNorm2d bn2;
-        private readonly ReLU act;
-        private readonly SqueezeExcite? se;
-        private readonly Conv2d conv_pwl;
-        private readonly BatchNorm2d bn3;
-
-        /// <summary>Creates the block; <paramref name="seRatio"/> is relative to the block input (0 = no SE).</summary>
-        public MBConv(long inChannels, long outChannels, int kernelSize, int stride, int expansion, double seRatio)
-            : base(nameof(MBConv))
-        {
-            long mid = Layers.MakeDivisible(inChannels * (double)expansion, 8);
-            UsesResidual = inChannels == outChannels && stride == 1;
-            conv_pw = nn.Conv2d(inChannels, mid, 1, bias: false);
-            bn1 = nn.BatchNorm2d(mid);
-            conv_dw = nn.Conv2d(mid, mid, kernelSize, stride: stride, padding: kernelSize / 2, groups: mid, bias: false);
-            bn2 = nn.BatchNorm2d(mid);
-            act = nn.ReLU(inplace: true);
-            if (seRatio > 0)
-            {
-                // timm (se_from_exp=False): the ratio is taken of the block input, i.e. mid · (ratio / expansion),
-                // rounded half-to-even like Python's round().
-                double ratio = seRatio / expansion;
-                se = new SqueezeExcite(mid, (long)Math.Round(mid * ratio, MidpointRounding.ToEven));
-            }
-            conv_pwl = nn.Conv2d(mid, outChannels, 1, bias: false);
-            bn3 = nn.BatchNorm2d(outChannels);
-            RegisterComponents();
-        }
-
-        /// <summary>True when the block adds its input to its output (stride 1, same width).</summary>
-        public bool UsesResidual { get; }
-
-        /// <summary>The squeeze-and-excitation module, or null when the stage has none.</summary>
-        public SqueezeExcite? SE => se;
-
-        /// <inheritdoc />
-        public override Tensor forward(Tensor x)
-        {
-            var y = act.call(bn1.call(conv_pw.call(x)));
-            y = act.call(bn2.call(conv_dw.call(y)));
-            if (se is not null) y = se.call(y);
-            y = bn3.call(conv_pwl.call(y));
-            return UsesResidual ? y + x : y;
-        }
-
-        /// <inheritdoc />
-        public string ExportOnnx(OnnxGraphBuilder g, string input)
-        {
-            string y = g.Export(act, g.ExportConvBn(conv_pw, bn1, input));
-            y = g.Export(act, g.ExportConvBn(conv_dw, bn2, y));
-            if (se is not null) y = g.Export(se, y);
-            y = g.ExportConvBn(conv_pwl, bn3, y);
-            return UsesResidual ? g.Op("Add", y, input) : y;
-        }
-    }
 }

@@ -1,6 +1,5 @@
 using EfficientCnn.Backbones.Blocks;
 using EfficientCnn.Backbones.Onnx;
-using EfficientCnn.Backbones.Registry;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -34,7 +33,7 @@ namespace EfficientCnn.Backbones.Architectures;
 /// The classifier is a Linear layer (TF-slim's 1x1 conv over the pooled vector is the same operation).
 /// </para>
 /// </remarks>
-public sealed class MobileNetV1 : Backbone
+public sealed class MobileNetV1 : Backbone, IBackboneFamily
 {
     /// <summary>
     /// Paper Table 1 body after the stem: (output channels, stride) of each depthwise-separable block.
@@ -68,13 +67,13 @@ public sealed class MobileNetV1 : Backbone
     public MobileNetV1(double widthMultiplier = 1.0, int numClasses = 1000, double dropRate = 0.001)
         : base("MobileNetV1", numClasses)
     {
-        Layers.RequirePositiveMultiplier(widthMultiplier, "widthMultiplier (α)");
+        Multipliers.RequirePositive(widthMultiplier, "widthMultiplier (α)");
         WidthMultiplier = widthMultiplier;
 
         int inChannels = ScaleChannels(StemChannels, widthMultiplier);
         var blocks = new List<(string, nn.Module<Tensor, Tensor>)>
         {
-            ("0", Layers.ConvNormActivation(3, inChannels, kernelSize: 3, stride: 2, activation: Activation.ReLU)),
+            ("0", ConvNormActivation.Create(3, inChannels, kernelSize: 3, stride: 2, activation: Activation.ReLU)),
         };
         foreach (var (channels, stride) in BlockConfig)
         {
@@ -85,9 +84,9 @@ public sealed class MobileNetV1 : Backbone
         features = nn.Sequential(blocks);
         avgpool = nn.AdaptiveAvgPool2d(1);
         FeatureDim = inChannels;
-        if (numClasses > 0) classifier = Layers.DropoutLinear(inChannels, numClasses, dropRate);
+        if (numClasses > 0) classifier = TorchvisionLayout.DropoutLinear(inChannels, numClasses, dropRate);
         RegisterComponents();
-        Layers.InitializeTorchvisionStyle(this);
+        TorchvisionLayout.Initialize(this);
 
         // Stages split where the resolution halves: stem, then blocks 1, 2-3, 4-5, 6-11, 12-13.
         var modules = blocks.Select(b => (nn.Module)b.Item2).ToList();
@@ -121,7 +120,7 @@ public sealed class MobileNetV1 : Backbone
         g.Flatten(g.Export(avgpool, g.Export(features, input)));
 
     private static nn.Module Group(List<nn.Module> modules, int first, int last) =>
-        Layers.Group(modules.Skip(first).Take(last - first + 1));
+        StageGroup.Of(modules.Skip(first).Take(last - first + 1));
 
     /// <summary>
     /// Depthwise-separable convolution (paper Figure 3, right): a 3x3 depthwise convolution (one filter per
@@ -140,8 +139,8 @@ public sealed class MobileNetV1 : Backbone
             if (inChannels < 1) throw new ArgumentException($"inChannels must be >= 1, got {inChannels}.", nameof(inChannels));
             if (outChannels < 1) throw new ArgumentException($"outChannels must be >= 1, got {outChannels}.", nameof(outChannels));
             if (stride is not (1 or 2)) throw new ArgumentException($"stride must be 1 or 2, got {stride}.", nameof(stride));
-            depthwise = Layers.ConvNormActivation(inChannels, inChannels, kernelSize: 3, stride: stride, groups: inChannels, activation: Activation.ReLU);
-            pointwise = Layers.ConvNormActivation(inChannels, outChannels, kernelSize: 1, activation: Activation.ReLU);
+            depthwise = ConvNormActivation.Create(inChannels, inChannels, kernelSize: 3, stride: stride, groups: inChannels, activation: Activation.ReLU);
+            pointwise = ConvNormActivation.Create(inChannels, outChannels, kernelSize: 1, activation: Activation.ReLU);
             RegisterComponents();
         }
 
@@ -158,6 +157,8 @@ public sealed class MobileNetV1 : Backbone
         public string ExportOnnx(OnnxGraphBuilder g, string input) => g.Export(pointwise, g.Export(depthwise, input));
     }
 
+    static int IBackboneFamily.ListingOrder => 1; // MobileNetV1 (Howard et al. 2017)
+
     /// <summary>
     /// Registered variants. MACs: paper Table 6 (width multiplier, 224 px) and Table 7 (resolution multiplier,
     /// α = 1); the paper's 1.0-224 figure (569M) equals TF-slim's per-layer table in mobilenet_v1.py
@@ -166,7 +167,7 @@ public sealed class MobileNetV1 : Backbone
     /// 0.5M for α = 0.25 is a rounding of 0.47M and lies 6% from the exact count, so the README figures are used.
     /// Counts are paper-rounded (no exact reference: torchvision has no MobileNetV1, and TF-slim's BN has no γ).
     /// </summary>
-    internal static IEnumerable<BackboneVariant> Variants()
+    static IEnumerable<BackboneVariant> IBackboneFamily.Variants()
     {
         const string family = "MobileNetV1";
         const string readme = "TF-slim mobilenet_v1.md";

@@ -1,6 +1,5 @@
 using EfficientCnn.Backbones.Blocks;
 using EfficientCnn.Backbones.Onnx;
-using EfficientCnn.Backbones.Registry;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -14,11 +13,11 @@ namespace EfficientCnn.Backbones.Architectures;
 /// (<c>features.0.0.weight</c>, <c>features.1.conv.0.0.weight</c>, <c>features.18.0.weight</c>, <c>classifier.1.weight</c>).
 /// </summary>
 /// <remarks>
-/// The width multiplier α scales every layer with <see cref="Layers.MakeDivisible"/>(c·α, 8) (torchvision's and
+/// The width multiplier α scales every layer with <see cref="Multipliers.MakeDivisible"/>(c·α, 8) (torchvision's and
 /// TF-slim's rounding); the last 1x1 convolution keeps 1280 channels unless α &gt; 1 (paper section 6.1:
 /// "we do not apply the width multiplier to the last convolutional layer" for α &lt; 1).
 /// </remarks>
-public sealed class MobileNetV2 : Backbone
+public sealed class MobileNetV2 : Backbone, IBackboneFamily
 {
     /// <summary>
     /// Paper Table 2 body: expansion factor t, output channels c, repeats n, stride s of the first repeat.
@@ -53,33 +52,33 @@ public sealed class MobileNetV2 : Backbone
     public MobileNetV2(double widthMultiplier = 1.0, int numClasses = 1000, double dropRate = 0.2)
         : base("MobileNetV2", numClasses)
     {
-        Layers.RequirePositiveMultiplier(widthMultiplier, "widthMultiplier (α)");
+        Multipliers.RequirePositive(widthMultiplier, "widthMultiplier (α)");
         WidthMultiplier = widthMultiplier;
 
-        int inChannels = Layers.MakeDivisible(StemChannels * widthMultiplier, 8);
-        int lastChannels = Layers.MakeDivisible(LastChannels * Math.Max(1.0, widthMultiplier), 8);
+        int inChannels = Multipliers.MakeDivisible(StemChannels * widthMultiplier, 8);
+        int lastChannels = Multipliers.MakeDivisible(LastChannels * Math.Max(1.0, widthMultiplier), 8);
         var blocks = new List<(string, nn.Module<Tensor, Tensor>)>
         {
-            ("0", Layers.ConvNormActivation(3, inChannels, kernelSize: 3, stride: 2, activation: Activation.ReLU6)),
+            ("0", ConvNormActivation.Create(3, inChannels, kernelSize: 3, stride: 2, activation: Activation.ReLU6)),
         };
         var stageEnds = new List<int>();
         foreach (var (t, c, n, s) in InvertedResidualConfig)
         {
-            int outChannels = Layers.MakeDivisible(c * widthMultiplier, 8);
+            int outChannels = Multipliers.MakeDivisible(c * widthMultiplier, 8);
             for (int i = 0; i < n; i++)
             {
-                blocks.Add((blocks.Count.ToString(), new InvertedResidual(inChannels, outChannels, i == 0 ? s : 1, t)));
+                blocks.Add((blocks.Count.ToString(), CreateBlock(inChannels, outChannels, i == 0 ? s : 1, t)));
                 inChannels = outChannels;
             }
             stageEnds.Add(blocks.Count - 1);
         }
-        blocks.Add((blocks.Count.ToString(), Layers.ConvNormActivation(inChannels, lastChannels, kernelSize: 1, activation: Activation.ReLU6)));
+        blocks.Add((blocks.Count.ToString(), ConvNormActivation.Create(inChannels, lastChannels, kernelSize: 1, activation: Activation.ReLU6)));
         features = nn.Sequential(blocks);
         avgpool = nn.AdaptiveAvgPool2d(1);
         FeatureDim = lastChannels;
-        if (numClasses > 0) classifier = Layers.DropoutLinear(lastChannels, numClasses, dropRate);
+        if (numClasses > 0) classifier = TorchvisionLayout.DropoutLinear(lastChannels, numClasses, dropRate);
         RegisterComponents();
-        Layers.InitializeTorchvisionStyle(this);
+        TorchvisionLayout.Initialize(this);
 
         // Stages: the stem, then one per row of Table 2; the final 1x1 convolution joins the last row.
         var modules = blocks.Select(b => (nn.Module)b.Item2).ToList();
@@ -88,7 +87,7 @@ public sealed class MobileNetV2 : Backbone
         int start = 1;
         foreach (int end in stageEnds)
         {
-            list.Add(Layers.Group(modules.Skip(start).Take(end - start + 1)));
+            list.Add(StageGroup.Of(modules.Skip(start).Take(end - start + 1)));
             start = end + 1;
         }
         stages = list;
@@ -117,50 +116,17 @@ public sealed class MobileNetV2 : Backbone
     /// Inverted residual with linear bottleneck (paper Table 1, Figure 3b): 1x1 expansion by t + BN + ReLU6
     /// (omitted when t = 1), 3x3 depthwise + BN + ReLU6, 1x1 linear projection + BN with no activation. The input
     /// is added to the output only when the block keeps both resolution and width (stride 1, in = out).
+    /// The hidden width is in·t, as torchvision; parts are named as torchvision's <c>conv</c> Sequential.
     /// </summary>
-    /// <remarks>torchvision layout: <c>conv</c> = [expand "0"], depthwise, projection conv, projection BN.</remarks>
-    public sealed class InvertedResidual : nn.Module<Tensor, Tensor>, IOnnxExportable
+    /// <exception cref="ArgumentException">A channel count or t is below 1, or the stride is not 1 or 2.</exception>
+    public static InvertedResidual CreateBlock(long inChannels, long outChannels, int stride, int expandRatio)
     {
-        private readonly Sequential conv;
-
-        /// <summary>Creates the block; the hidden width is round(in·t), as torchvision.</summary>
-        /// <exception cref="ArgumentException">A channel count or t is below 1, or the stride is not 1 or 2.</exception>
-        public InvertedResidual(long inChannels, long outChannels, long stride, int expandRatio) : base(nameof(InvertedResidual))
-        {
-            if (inChannels < 1) throw new ArgumentException($"inChannels must be >= 1, got {inChannels}.", nameof(inChannels));
-            if (outChannels < 1) throw new ArgumentException($"outChannels must be >= 1, got {outChannels}.", nameof(outChannels));
-            if (stride is not (1 or 2)) throw new ArgumentException($"stride must be 1 or 2, got {stride}.", nameof(stride));
-            if (expandRatio < 1) throw new ArgumentException($"expandRatio must be >= 1, got {expandRatio}.", nameof(expandRatio));
-            UsesResidual = stride == 1 && inChannels == outChannels;
-            long hidden = inChannels * expandRatio;
-            var layers = new List<(string, nn.Module<Tensor, Tensor>)>();
-            if (expandRatio != 1)
-                layers.Add((layers.Count.ToString(), Layers.ConvNormActivation(inChannels, hidden, kernelSize: 1, activation: Activation.ReLU6)));
-            layers.Add((layers.Count.ToString(), Layers.ConvNormActivation(hidden, hidden, kernelSize: 3, stride: stride, groups: hidden, activation: Activation.ReLU6)));
-            // Linear bottleneck: no activation after the projection (section 3.2: ReLU would destroy information).
-            layers.Add((layers.Count.ToString(), nn.Conv2d(hidden, outChannels, 1, bias: false)));
-            layers.Add((layers.Count.ToString(), nn.BatchNorm2d(outChannels)));
-            conv = nn.Sequential(layers);
-            RegisterComponents();
-        }
-
-        /// <summary>True when the block adds its input to its output (stride 1 and equal widths).</summary>
-        public bool UsesResidual { get; }
-
-        /// <summary>The projection's BatchNorm (the last layer of <c>conv</c>).</summary>
-        public BatchNorm2d ProjectionNorm => (BatchNorm2d)conv.children().Last();
-
-        /// <inheritdoc />
-        public override Tensor forward(Tensor x) => UsesResidual ? x + conv.call(x) : conv.call(x);
-
-        /// <inheritdoc />
-        /// <remarks>The projection BN follows its conv inside <c>conv</c>, so the builder folds it like the others.</remarks>
-        public string ExportOnnx(OnnxGraphBuilder g, string input)
-        {
-            string y = g.Export(conv, input);
-            return UsesResidual ? g.Op("Add", input, y) : y;
-        }
+        if (expandRatio < 1) throw new ArgumentException($"expandRatio must be >= 1, got {expandRatio}.", nameof(expandRatio));
+        return new InvertedResidual(new InvertedResidualConfig(inChannels, inChannels * expandRatio, outChannels, 3, stride, Activation.ReLU6),
+            InvertedResidualNames.TorchvisionMobileNetV2);
     }
+
+    static int IBackboneFamily.ListingOrder => 3; // MobileNetV2 (Sandler et al. 2018)
 
     /// <summary>
     /// Registered variants. 1.0: torchvision's <c>mobilenet_v2</c> (3,504,872 params exact; its 0.30 GFLOPS is
@@ -169,7 +135,7 @@ public sealed class MobileNetV2 : Backbone
     /// paper's Table 6 / Figure 5 report; its parameter figures are rounded to 10k and count 1001 classes and
     /// BN without γ, so they are paper-rounded (ExactParams = false).
     /// </summary>
-    internal static IEnumerable<BackboneVariant> Variants()
+    static IEnumerable<BackboneVariant> IBackboneFamily.Variants()
     {
         const string family = "MobileNetV2";
         const string readme = "TF-slim mobilenet/README.md";

@@ -1,6 +1,5 @@
 using EfficientCnn.Backbones.Blocks;
 using EfficientCnn.Backbones.Onnx;
-using EfficientCnn.Backbones.Registry;
 using Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -113,7 +112,7 @@ public sealed record NasNetGenotype(CellGenotype Normal, CellGenotype Reduction)
 /// what Cadene's ZeroPad2d-and-crop emulates; output sizes are ceil(H/2). Not implemented: ScheduledDropPath and the
 /// auxiliary head (training regularisers with no effect on the inference network).</para>
 /// </remarks>
-public sealed class NasNet : Backbone
+public sealed class NasNet : Backbone, IBackboneFamily
 {
     /// <summary>Filters of the stem convolution in NASNet-A Mobile (paper Table 2 / appendix).</summary>
     public const int MobileStemFilters = 32;
@@ -177,7 +176,7 @@ public sealed class NasNet : Backbone
         Add("cell_stem_0", genotype.Reduction, reduction: true, filters / 4, stem0: true);
         prevPrev = (stemFilters, 1);
         Add("cell_stem_1", genotype.Reduction, reduction: true, filters / 2);
-        stages.Add(Layers.Group(stage));
+        stages.Add(StageGroup.Of(stage));
 
         long stackFilters = filters;
         for (int s = 0; s < 3; s++)
@@ -191,7 +190,7 @@ public sealed class NasNet : Backbone
             // Cadene numbers the normal cells of stack s from s * (N + 2): cell_0..3, cell_6..9, cell_12..15 for N = 4.
             for (int j = 0; j < cellsPerStack; j++)
                 Add($"cell_{s * (cellsPerStack + 2) + j}", genotype.Normal, reduction: false, stackFilters);
-            stages.Add(Layers.Group(stage));
+            stages.Add(StageGroup.Of(stage));
         }
 
         relu = nn.ReLU();
@@ -206,7 +205,7 @@ public sealed class NasNet : Backbone
             last_linear = nn.Linear(prev.Channels, numClasses);
             register_module("last_linear", last_linear);
         }
-        Blocks.Layers.InitializeTorchvisionStyle(this);
+        Blocks.TorchvisionLayout.Initialize(this);
     }
 
     /// <inheritdoc />
@@ -633,8 +632,10 @@ public sealed class NasNet : Backbone
         }
     }
 
+    static int IBackboneFamily.ListingOrder => 10; // reference point: NASNet
+
     /// <summary>Registered variant. Reference: Zoph et al. 2018 Table 2, NASNet-A (4 @ 1056): 5.3M params, 564M mult-adds at 224.</summary>
-    internal static IEnumerable<BackboneVariant> Variants()
+    static IEnumerable<BackboneVariant> IBackboneFamily.Variants()
     {
         yield return new("nasnet_a_mobile", "NASNet", 224,
             o => new NasNet(numClasses: o.NumClasses, dropRate: o.DropRate ?? 0.5),

@@ -1,6 +1,5 @@
 using EfficientCnn.Backbones.Blocks;
 using EfficientCnn.Backbones.Onnx;
-using EfficientCnn.Backbones.Registry;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -20,7 +19,7 @@ namespace EfficientCnn.Backbones.Architectures;
 /// attn_last.fc1, attn_last.fc2, skipinit_gain}</c>, <c>final_conv</c>, <c>head.fc</c>; γ is applied by the activations
 /// (timm's <c>gamma_in_act</c>) and strided convolutions pad like TensorFlow "SAME".
 /// </remarks>
-public sealed class NfNet : Backbone
+public sealed class NfNet : Backbone, IBackboneFamily
 {
     /// <summary>
     /// An NFNet configuration. <see cref="F0"/> and <see cref="F1"/> mirror the paper's Table 1 / Appendix C
@@ -190,7 +189,7 @@ public sealed class NfNet : Backbone
         if (!(c.FinalWidthMultiplier > 0)) throw new ArgumentException($"FinalWidthMultiplier must be > 0, got {c.FinalWidthMultiplier}.", nameof(c.FinalWidthMultiplier));
         foreach (int w in c.Widths)
         {
-            int mid = Layers.MakeDivisible(w * c.BottleneckRatio, 8);
+            int mid = Multipliers.MakeDivisible(w * c.BottleneckRatio, 8);
             if (mid < c.GroupWidth)
                 throw new ArgumentException(
                     $"GroupWidth ({c.GroupWidth}) must be <= every bottleneck width (width {w} x BottleneckRatio {c.BottleneckRatio} = {mid}).",
@@ -273,7 +272,7 @@ public sealed class NfNet : Backbone
         public NormFreeBlock(long inChannels, long outChannels, long stride, Config config, double beta, double gamma, double dropPathRate)
             : base(nameof(NormFreeBlock))
         {
-            long mid = Layers.MakeDivisible(outChannels * config.BottleneckRatio, 8);
+            long mid = Multipliers.MakeDivisible(outChannels * config.BottleneckRatio, 8);
             groups = mid / config.GroupWidth;
             mid = groups * config.GroupWidth;   // timm: a whole number of groups
             alpha = config.Alpha;
@@ -287,7 +286,7 @@ public sealed class NfNet : Backbone
             conv2b = new ScaledStdConv2d(mid, mid, 3, 1, groups, tfSamePadding: true);
             act3 = new GammaAct(config.Activation, gamma);
             conv3 = new ScaledStdConv2d(mid, outChannels, 1, tfSamePadding: true);
-            attn_last = new SqueezeExcitation(outChannels, Layers.MakeDivisible(outChannels * config.SeRatio, 8), Activation.ReLU);
+            attn_last = new SqueezeExcitation(outChannels, Multipliers.MakeDivisible(outChannels * config.SeRatio, 8), Activation.ReLU);
             drop_path = new DropPath(dropPathRate);
             // Skip-init: the residual branch starts switched off, so every block is the identity at initialisation.
             skipinit_gain = new Parameter(zeros(Array.Empty<long>()));
@@ -424,12 +423,14 @@ public sealed class NfNet : Backbone
         public string ExportOnnx(OnnxGraphBuilder g, string input) => g.Export(fc, g.Export(drop, input));
     }
 
+    static int IBackboneFamily.ListingOrder => 7; // NFNet (Brock et al. 2021)
+
     /// <summary>
     /// Registered variants. References: paper Table 1 / Table 3 (F0: 71.5M params, 12.38 GFLOPs at 256 px; F1: 132.6M,
     /// 35.54 GFLOPs at 320 px — the paper's "FLOPs" are multiply-accumulates of convs and linear layers). timm's
     /// dm_nfnet_f0/f1 cards give the same parameter counts (71.5M, 132.6M) but no exact figure, hence ExactParams = false.
     /// </summary>
-    internal static IEnumerable<BackboneVariant> Variants()
+    static IEnumerable<BackboneVariant> IBackboneFamily.Variants()
     {
         yield return new("nfnet_f0", "NFNet", 256,
             o => new NfNet(Config.F0, o.NumClasses, o.DropRate ?? 0.2, stochasticDepthRate: 0.1),

@@ -1,6 +1,5 @@
 using EfficientCnn.Backbones.Blocks;
 using EfficientCnn.Backbones.Onnx;
-using EfficientCnn.Backbones.Registry;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -11,7 +10,7 @@ namespace EfficientCnn.Backbones.Architectures;
 /// ResNet (He et al. 2016, "Deep Residual Learning for Image Recognition", Table 1), the classic baseline.
 /// Module names equal torchvision's <c>resnet18</c>/<c>resnet50</c> state dict (conv1, bn1, layer1…layer4, fc).
 /// </summary>
-public sealed class ResNet : Backbone
+public sealed class ResNet : Backbone, IBackboneFamily
 {
     /// <summary>Residual block type: two 3x3 convs (ResNet-18/34) or 1x1-3x3-1x1 bottleneck (ResNet-50+).</summary>
     public enum BlockKind
@@ -227,8 +226,10 @@ public sealed class ResNet : Backbone
         }
     }
 
+    static int IBackboneFamily.ListingOrder => 8; // reference point: ResNet
+
     /// <summary>Registered variants. References: torchvision's model docs (params exact, GFLOPS = GMACs).</summary>
-    internal static IEnumerable<BackboneVariant> Variants()
+    static IEnumerable<BackboneVariant> IBackboneFamily.Variants()
     {
         yield return new("resnet18", "ResNet", 224,
             o => new ResNet(BlockKind.Basic, [2, 2, 2, 2], o.NumClasses, o.DropRate ?? 0.0),

@@ -1,6 +1,5 @@
 using EfficientCnn.Backbones.Blocks;
 using EfficientCnn.Backbones.Onnx;
-using EfficientCnn.Backbones.Registry;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -21,7 +20,7 @@ namespace EfficientCnn.Backbones.Architectures;
 /// permutations that a depthwise conv commutes with, so the function class is the same, but their checkpoints would
 /// need their depthwise/BN weights permuted to load here.
 /// </remarks>
-public sealed class ShuffleNetV1 : Backbone
+public sealed class ShuffleNetV1 : Backbone, IBackboneFamily
 {
     /// <summary>Group counts of paper Table 1.</summary>
     public static readonly IReadOnlyList<int> AllowedGroups = [1, 2, 3, 4, 8];
@@ -73,7 +72,7 @@ public sealed class ShuffleNetV1 : Backbone
             throw new ArgumentException($"stemChannels must be in 1..{stageChannels[0] - 1} (below Stage2's channels), got {stem}.", nameof(stemChannels));
         this.dropRate = dropRate;
 
-        first_conv = Layers.ConvNormActivation(3, stem, 3, stride: 2);
+        first_conv = ConvNormActivation.Create(3, stem, 3, stride: 2);
         maxpool = nn.MaxPool2d(3, stride: 2, padding: 1);
         var list = new List<ShuffleUnit>();
         int input = stem;
@@ -92,7 +91,7 @@ public sealed class ShuffleNetV1 : Backbone
         FeatureDim = input;
         if (numClasses > 0) classifier = nn.Sequential(("0", nn.Linear(FeatureDim, numClasses, hasBias: false)));
         RegisterComponents();
-        Layers.InitializeTorchvisionStyle(this);
+        TorchvisionLayout.Initialize(this);
     }
 
     /// <summary>Groups g of the pointwise group convolutions.</summary>
@@ -113,7 +112,7 @@ public sealed class ShuffleNetV1 : Backbone
             int start = 0;
             foreach (int repeats in StageRepeats)
             {
-                stages.Add(Layers.Group(units[start..(start + repeats)]));
+                stages.Add(StageGroup.Of(units[start..(start + repeats)]));
                 start += repeats;
             }
             return stages;
@@ -239,13 +238,15 @@ public sealed class ShuffleNetV1 : Backbone
         }
     }
 
+    static int IBackboneFamily.ListingOrder => 2; // ShuffleNetV1 (Zhang et al. 2017)
+
     /// <summary>
     /// Registered variants. MACs: paper Table 1 (1x, per g) and the authors' README (megvii-model/ShuffleNet-Series,
     /// ShuffleNetV1/README.md: 0.5x/1.0x/1.5x/2.0x for g=3 and g=8) which also gives params rounded to 0.1M
     /// (hence ExactParams = false). g=1, 2, 4 and 0.25x have no published parameter count, so they carry no
     /// <see cref="PaperReference"/>; their MACs are checked against Table 1 / Table 2 in ShuffleNetTests instead.
     /// </summary>
-    internal static IEnumerable<BackboneVariant> Variants()
+    static IEnumerable<BackboneVariant> IBackboneFamily.Variants()
     {
         // 1x, Table 1 (complexity row, MFLOPs = mult-adds): g=1 143M, g=2 140M, g=3 137M, g=4 133M, g=8 137M.
         yield return Variant(1, 1.0, null);

@@ -1,6 +1,5 @@
 using EfficientCnn.Backbones.Blocks;
 using EfficientCnn.Backbones.Onnx;
-using EfficientCnn.Backbones.Registry;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -14,7 +13,7 @@ namespace EfficientCnn.Backbones.Architectures;
 /// 1x1 → 3x3 depthwise → 1x1, concatenate and shuffle. Module names and the state dict equal torchvision's
 /// <c>shufflenet_v2_x*</c> (conv1, maxpool, stage2…stage4, conv5, fc; units with <c>branch1</c>/<c>branch2</c>).
 /// </summary>
-public sealed class ShuffleNetV2 : Backbone
+public sealed class ShuffleNetV2 : Backbone, IBackboneFamily
 {
     /// <summary>Units per stage (Stage2, Stage3, Stage4), paper Table 5: 1 down-sampling unit + 3, 7, 3 basic units.</summary>
     public static readonly int[] StageRepeats = [4, 8, 4];
@@ -63,7 +62,7 @@ public sealed class ShuffleNetV2 : Backbone
         this.dropRate = dropRate;
 
         long input = stagesOutChannels[0];
-        conv1 = Layers.ConvNormActivation(3, input, 3, stride: 2);
+        conv1 = ConvNormActivation.Create(3, input, 3, stride: 2);
         maxpool = nn.MaxPool2d(3, stride: 2, padding: 1);
         var stages = new Sequential[3];
         for (int s = 0; s < 3; s++)
@@ -75,7 +74,7 @@ public sealed class ShuffleNetV2 : Backbone
             input = output;
         }
         (stage2, stage3, stage4) = (stages[0], stages[1], stages[2]);
-        conv5 = Layers.ConvNormActivation(input, stagesOutChannels[4], 1);
+        conv5 = ConvNormActivation.Create(input, stagesOutChannels[4], 1);
         FeatureDim = stagesOutChannels[4];
         if (numClasses > 0) fc = nn.Linear(FeatureDim, numClasses);
         RegisterComponents();
@@ -198,12 +197,14 @@ public sealed class ShuffleNetV2 : Backbone
         }
     }
 
+    static int IBackboneFamily.ListingOrder => 4; // ShuffleNetV2 (Ma et al. 2018)
+
     /// <summary>
     /// Registered variants. Params: torchvision's exact counts. MACs: torchvision's GFLOPS where they have three
     /// digits (0.145, 0.296, 0.583); for x0.5 torchvision's 0.04 is too rounded, so the paper's Table 5 figure (41M).
     /// Paper Table 5 FLOPs: 41M, 146M, 299M, 591M; our exact counts: 40.5M, 144.9M, 295.8M, 583.3M.
     /// </summary>
-    internal static IEnumerable<BackboneVariant> Variants()
+    static IEnumerable<BackboneVariant> IBackboneFamily.Variants()
     {
         yield return Variant("0.5", 0.5, 1_366_792, 41_000_000,
             "torchvision shufflenet_v2_x0_5 (1,366,792 params, 0.04 GFLOPS); Ma et al. 2018 Table 5: 41M FLOPs (used)");

@@ -1,28 +1,32 @@
-using EfficientCnn.Backbones.Architectures;
+using System.Reflection;
 
 namespace EfficientCnn.Backbones.Registry;
 
-/// <summary>Every named variant of the zoo. Each family file declares its variants; this class only lists the families.</summary>
+/// <summary>Every named variant of the zoo: the variants of every <see cref="IBackboneFamily"/> of this assembly, in listing order.</summary>
 public static class BackboneRegistry
 {
     private static readonly Lazy<IReadOnlyList<BackboneVariant>> variants = new(() =>
     {
-        var all = new List<BackboneVariant>();
-        // The efficient families in the order of the lineage (2017 → 2021), then the reference points.
-        all.AddRange(MobileNetV1.Variants());
-        all.AddRange(ShuffleNetV1.Variants());
-        all.AddRange(MobileNetV2.Variants());
-        all.AddRange(ShuffleNetV2.Variants());
-        all.AddRange(MnasNet.Variants());
-        all.AddRange(EfficientNet.Variants());
-        all.AddRange(NfNet.Variants());
-        all.AddRange(ResNet.Variants());
-        all.AddRange(GoogLeNet.Variants());
-        all.AddRange(NasNet.Variants());
+        var families = typeof(BackboneRegistry).Assembly.GetTypes()
+            .Where(t => !t.IsAbstract && !t.IsInterface && typeof(IBackboneFamily).IsAssignableFrom(t))
+            .Select(t => (Type: t, Order: (int)Invoke(nameof(ListingOrderOf), t)!))
+            .OrderBy(f => f.Order)
+            .ToList();
+        var sharedOrder = families.GroupBy(f => f.Order).Where(g => g.Count() > 1).Select(g => string.Join(" and ", g.Select(f => f.Type.Name))).ToList();
+        if (sharedOrder.Count > 0) throw new InvalidOperationException("Families with the same listing order: " + string.Join("; ", sharedOrder));
+        var all = families.SelectMany(f => (IEnumerable<BackboneVariant>)Invoke(nameof(VariantsOf), f.Type)!).ToList();
         var duplicates = all.GroupBy(v => v.Name).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
         if (duplicates.Count > 0) throw new InvalidOperationException("Duplicate variant names: " + string.Join(", ", duplicates));
         return all;
     });
+
+    // Static abstract members are reached through a generic method constrained to the interface.
+    private static object? Invoke(string method, Type family) =>
+        typeof(BackboneRegistry).GetMethod(method, BindingFlags.NonPublic | BindingFlags.Static)!.MakeGenericMethod(family).Invoke(null, null);
+
+    private static int ListingOrderOf<TFamily>() where TFamily : IBackboneFamily => TFamily.ListingOrder;
+
+    private static IEnumerable<BackboneVariant> VariantsOf<TFamily>() where TFamily : IBackboneFamily => TFamily.Variants();
 
     /// <summary>All variants, in lineage order.</summary>
     public static IReadOnlyList<BackboneVariant> All => variants.Value;

@@ -53,9 +53,9 @@ public sealed class CompoundScaling
     /// <param name="resolutionMultiple">Scaled resolutions are rounded to a multiple of this, ≥ 1.</param>
     public CompoundScaling(double alpha = 1.2, double beta = 1.1, double gamma = 1.15, int baseResolution = 224, int resolutionMultiple = 1)
     {
-        Layers.RequirePositiveMultiplier(alpha, nameof(alpha));
-        Layers.RequirePositiveMultiplier(beta, nameof(beta));
-        Layers.RequirePositiveMultiplier(gamma, nameof(gamma));
+        Multipliers.RequirePositive(alpha, nameof(alpha));
+        Multipliers.RequirePositive(beta, nameof(beta));
+        Multipliers.RequirePositive(gamma, nameof(gamma));
         if (baseResolution < MinResolution)
             throw new ArgumentException($"baseResolution must be >= {MinResolution}, got {baseResolution}.", nameof(baseResolution));
         if (resolutionMultiple < 1)

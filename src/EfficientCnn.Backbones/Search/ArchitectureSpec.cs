@@ -8,10 +8,10 @@ namespace EfficientCnn.Backbones.Search;
 /// <summary>The convolution of a stage's blocks (MNASNet, Tan et al. 2019, Section 4.1 "ConvOp").</summary>
 public enum BlockType
 {
-    /// <summary>Depthwise separable conv: depthwise kxk → BN → ReLU → linear 1x1 → BN, no skip (<see cref="MnasNetA1.SepConv"/>).</summary>
+    /// <summary>Depthwise separable conv: depthwise kxk → BN → ReLU → linear 1x1 → BN, no skip (<see cref="Blocks.SepConv"/>).</summary>
     SepConv,
 
-    /// <summary>Inverted residual (MobileNetV2): 1x1 expand → depthwise kxk → [SE] → linear 1x1, skip when the shape is kept (<see cref="MnasNetA1.MBConv"/>).</summary>
+    /// <summary>Inverted residual (MobileNetV2): 1x1 expand → depthwise kxk → [SE] → linear 1x1, skip when the shape is kept (<see cref="Blocks.InvertedResidual"/>, timm names).</summary>
     MBConv,
 }
 
@@ -117,9 +117,9 @@ public sealed record ArchitectureSpec(int StemChannels, IReadOnlyList<StageSpec>
     /// </summary>
     public ArchitectureSpec Scale(double depthMultiplier, double widthMultiplier, int resolution)
     {
-        Layers.RequirePositiveMultiplier(depthMultiplier, nameof(depthMultiplier));
-        Layers.RequirePositiveMultiplier(widthMultiplier, nameof(widthMultiplier));
-        int Width(int channels) => Layers.MakeDivisible(channels * widthMultiplier, 8);
+        Multipliers.RequirePositive(depthMultiplier, nameof(depthMultiplier));
+        Multipliers.RequirePositive(widthMultiplier, nameof(widthMultiplier));
+        int Width(int channels) => Multipliers.MakeDivisible(channels * widthMultiplier, 8);
         return new ArchitectureSpec(Width(StemChannels),
             Stages.Select(s => s with
             {

@@ -114,7 +114,7 @@ public sealed class SearchSpace
             return new StageSpec(block, Kernels[decisions[at]], expansion,
                 Math.Max(1, baseStage.Layers + LayerDeltas[decisions[at + 2]]),
                 block == BlockType.MBConv && decisions[at + 3] == 1,
-                Layers.MakeDivisible(baseStage.Channels * WidthMultipliers[decisions[at + 4]], 8),
+                Multipliers.MakeDivisible(baseStage.Channels * WidthMultipliers[decisions[at + 4]], 8),
                 baseStage.Stride);
         }).ToList();
         return (Skeleton with { Stages = stages }).Validate();
@@ -146,7 +146,7 @@ public sealed class SearchSpace
             decisions.Add(Nearest(Expansions, e => e == 1 == (stage.Block == BlockType.SepConv) ? e : -1, e => e, stage.Expansion, nameof(StageSpec.Expansion)));
             decisions.Add(Nearest(LayerDeltas, d => Math.Max(1, baseStage.Layers + d), d => baseStage.Layers + d, stage.Layers, nameof(StageSpec.Layers)));
             decisions.Add(stage.SqueezeExcite ? 1 : 0);
-            decisions.Add(Nearest(WidthMultipliers, w => Layers.MakeDivisible(baseStage.Channels * w, 8), w => baseStage.Channels * w, stage.Channels, nameof(StageSpec.Channels)));
+            decisions.Add(Nearest(WidthMultipliers, w => Multipliers.MakeDivisible(baseStage.Channels * w, 8), w => baseStage.Channels * w, stage.Channels, nameof(StageSpec.Channels)));
         }
         return decisions.ToArray();
     }

@@ -4,8 +4,7 @@ namespace EfficientCnn.Backbones.Search;
 
 /// <summary>
 /// Builds any <see cref="ArchitectureSpec"/> with MNASNet-A1's own network builder (<see cref="MbConvNetwork"/>:
-/// <see cref="MnasNetA1.SepConv"/>, <see cref="MnasNetA1.MBConv"/> with <see cref="MnasNetA1.SqueezeExcite"/>, timm's
-/// module names and initialisation), so that <see cref="ArchitectureSpec.MnasNetA1"/> yields exactly the zoo's <c>mnasnet_a1</c>.
+/// SepConv and inverted residual blocks with squeeze-and-excitation, timm's module names and initialisation), so that <see cref="ArchitectureSpec.MnasNetA1"/> yields exactly the zoo's <c>mnasnet_a1</c>.
 /// </summary>
 public sealed class SearchedNetwork : MbConvNetwork
 {
@@ -37,7 +36,7 @@ public sealed class SearchedNetwork : MbConvNetwork
         dropRate >= 0 && dropRate < 1 ? dropRate : throw new ArgumentException($"dropRate must be in [0, 1), got {dropRate}.", nameof(dropRate));
 
     /// <summary>The spec's stages as MNASNet-A1 describes its own (SE at <see cref="ArchitectureSpec.SqueezeRatio"/> where chosen).</summary>
-    private static List<MnasNetA1.StageSpec> StagesOf(ArchitectureSpec spec) =>
-        spec.Stages.Select(s => new MnasNetA1.StageSpec(s.Block == BlockType.SepConv ? "SepConv" : "MBConv",
+    private static List<MbConvStage> StagesOf(ArchitectureSpec spec) =>
+        spec.Stages.Select(s => new MbConvStage(s.Block == BlockType.SepConv ? "SepConv" : "MBConv",
             s.Layers, s.Kernel, s.Stride, s.Expansion, s.Channels, s.SqueezeExcite ? ArchitectureSpec.SqueezeRatio : 0)).ToList();
 }

@@ -59,7 +59,7 @@ public sealed class TrainingResult
 /// <see cref="ClassifierTrainingOptions.Seed"/> (torch's generator is re-seeded per epoch, so a resumed run continues
 /// exactly as an uninterrupted one). On a CPU with a fixed thread count the same seed gives the same weights.
 /// </remarks>
-public sealed class ClassifierTrainer
+public sealed partial class ClassifierTrainer
 {
     /// <summary>Full-batch steps of a head-only epoch: 10 linear-probe epochs at the head rate are the 300 steps a probe converges in.</summary>
     public const int FullBatchStepsPerEpoch = 30;
@@ -163,7 +163,7 @@ public sealed class ClassifierTrainer
     }
 
     /// <summary>State of one training run.</summary>
-    private sealed class Run
+    private sealed partial class Run
     {
         private readonly ClassifierTrainingOptions o;
         private readonly ImageClassifier model;
@@ -201,9 +201,7 @@ public sealed class ClassifierTrainer
             var backboneRate = new ParamGroup(trainable.Where(p => !head.Contains(p)), o.BackboneLearningRateFactor);
             var headRate = new ParamGroup(trainable.Where(head.Contains), 1.0);
             var optimizer = CreateOptimizer(backboneRate, headRate);
-            int stepsPerEpoch = StepsPerEpoch(train.Count);
-            var schedule = new LearningRateSchedule(o.EffectiveLearningRate, (long)stepsPerEpoch * o.Epochs, (long)Math.Round(o.WarmupEpochs * stepsPerEpoch));
-            var frozenStages = FrozenStages();
+            var pass = new EndToEndPass(this, optimizer, [backboneRate.Factor, headRate.Factor], FrozenStages());
             var checkpoint = o.CheckpointDirectory is null ? null : new TrainingCheckpoint(o.CheckpointDirectory);
             var identity = TrainingCheckpoint.Describe(train, validation, spec.Resolution, ("scope", o.Scope), ("trained stages", o.Scope == TrainScope.LastStages ? o.TrainLastStages : null),
                 ("batch size", o.BatchSize), ("seed", o.Seed), ("optimizer", o.Optimizer), ("learning rate", o.EffectiveLearningRate), ("weight decay", o.WeightDecay),
@@ -218,61 +216,7 @@ public sealed class ClassifierTrainer
                 bestState = state.BestWeights;
                 startEpoch = state.EpochsCompleted;
             }
-            int resumed = startEpoch, sinceBest = 0;
-            bool stoppedEarly = false, cancelled = false;
-            for (int epoch = startEpoch; epoch < o.Epochs && !cancelled; epoch++)
-            {
-                var watch = Stopwatch.StartNew();
-                random.manual_seed(o.Seed * 7919L + epoch);
-                model.train();
-                foreach (var stage in frozenStages) stage.eval();
-                var order = Enumerable.Range(0, train.Count).ToArray();
-                ImageAugmentation.CreateRandom(o.Seed, epoch, -1).Shuffle(order);
-                double lossSum = 0, lr = 0;
-                long correct = 0, seen = 0;
-                long step = (long)epoch * stepsPerEpoch;
-                try
-                {
-                    foreach (var batch in loader.Batches(train, order, o.Augmentation, o.Seed, epoch, cancel))
-                    {
-                        if (batch.Count < 2) continue; // batch norm cannot train on a single image
-                        using var scope = NewDisposeScope();
-                        lr = schedule.At(step++);
-                        foreach (var (group, factor) in optimizer.ParamGroups.Zip(new[] { backboneRate.Factor, headRate.Factor })) group.LearningRate = lr * factor;
-                        optimizer.zero_grad();
-                        var logits = model.call(ToInput(batch, spec.Resolution, device));
-                        var y = tensor(batch.Labels, device: device);
-                        var loss = nn.functional.cross_entropy(logits, y, label_smoothing: o.LabelSmoothing);
-                        loss.backward();
-                        if (o.AgcClipping is { } clip) AdaptiveGradientClipping.ApplyExceptHead(model, clip);
-                        optimizer.step();
-                        lossSum += loss.item<float>() * batch.Count;
-                        correct += logits.argmax(1).eq(y).sum().item<long>();
-                        seen += batch.Count;
-                        o.OnProgress?.Invoke(new TrainingProgress("train", epoch + 1, (int)seen, train.Count));
-                    }
-                }
-                catch (OperationCanceledException)
-                {
-                    cancelled = true;
-                    break;
-                }
-                double trainSeconds = watch.Elapsed.TotalSeconds;
-                if (o.BatchNormRecalibrationBatches > 0) RecalibrateBatchNorm(frozenStages);
-                var (valLoss, valAccuracy) = Validate(epoch + 1);
-                var metrics = new EpochMetrics(epoch + 1, lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), valLoss, valAccuracy,
-                    lr, watch.Elapsed.TotalSeconds, seen / Math.Max(1e-9, trainSeconds));
-                history.Add(metrics);
-                sinceBest = TrackBest(metrics) ? 0 : sinceBest + 1;
-                checkpoint?.Save(model, optimizer, new CheckpointState(epoch + 1, history.ToArray(), bestEpoch, bestAccuracy, bestLoss, bestState), identity);
-                o.OnEpoch?.Invoke(metrics);
-                if (ShouldStopEarly(sinceBest, epoch))
-                {
-                    stoppedEarly = true;
-                    break;
-                }
-            }
-            return Finish(stoppedEarly, cancelled, resumed);
+            return RunEpochs(pass, startEpoch, checkpoint is null ? null : state => checkpoint.Save(model, optimizer, state, identity));
         }
 
         public TrainingResult TrainHeadOnCachedFeatures()
@@ -281,39 +225,71 @@ public sealed class ClassifierTrainer
             Tensor? valFeatures = null, valLabels = null;
             if (validation is not null) valFeatures = CacheFeatures(validation, out valLabels);
             foreach (var p in model.FeatureExtractor.parameters()) p.requires_grad = false;
-            var head = model.Head;
-            var linear = head.modules().OfType<Linear>().Single();
-            using var regression = new SoftmaxRegression(trainFeatures, trainLabels, train.Classes.Count);
-            int n = (int)trainFeatures.shape[0];
-            var schedule = new LearningRateSchedule(o.EffectiveLearningRate, (long)FullBatchStepsPerEpoch * o.Epochs, (long)Math.Round(o.WarmupEpochs * FullBatchStepsPerEpoch));
+            var optimizer = CreateOptimizer(model.Head.parameters().ToList());
+            var pass = new CachedFeaturesPass(this, optimizer, trainFeatures, trainLabels, valFeatures, valLabels);
+            try
+            {
+                return RunEpochs(pass, 0, saveCheckpoint: null);
+            }
+            finally
+            {
+                foreach (var p in model.FeatureExtractor.parameters()) p.requires_grad = true;
+            }
+        }
+
+        /// <summary>
+        /// The epoch loop of both scopes: seeding, shuffling, the scheduled optimizer steps, the epoch's metrics, best-epoch
+        /// tracking, the checkpoint, early stopping and cancellation. <paramref name="pass"/> says what a step runs on.
+        /// </summary>
+        private TrainingResult RunEpochs(TrainingPass pass, int startEpoch, Action<CheckpointState>? saveCheckpoint)
+        {
+            int stepsPerEpoch = pass.StepsPerEpoch;
+            var schedule = new LearningRateSchedule(o.EffectiveLearningRate, (long)stepsPerEpoch * o.Epochs, (long)Math.Round(o.WarmupEpochs * stepsPerEpoch));
             int sinceBest = 0;
             bool stoppedEarly = false, cancelled = false;
-            long step = 0;
-            for (int epoch = 0; epoch < o.Epochs; epoch++)
+            for (int epoch = startEpoch; epoch < o.Epochs; epoch++)
             {
                 if (cancel.IsCancellationRequested) { cancelled = true; break; }
                 var watch = Stopwatch.StartNew();
-                double loss = 0, lr = 0;
-                for (int i = 0; i < FullBatchStepsPerEpoch; i++)
+                random.manual_seed(o.Seed * 7919L + epoch);
+                pass.SetTrainingMode();
+                var order = Enumerable.Range(0, pass.Rows).ToArray();
+                ImageAugmentation.CreateRandom(o.Seed, epoch, -1).Shuffle(order);
+                double lossSum = 0, lr = 0;
+                long correct = 0, seen = 0;
+                // Steps skipped in an epoch (a one-image batch) do not shift the next epoch's schedule.
+                long step = (long)epoch * stepsPerEpoch;
+                try
                 {
-                    lr = schedule.At(step++);
-                    loss = regression.Step(lr);
+                    foreach (var batch in pass.Batches(order, epoch))
+                    {
+                        using var scope = NewDisposeScope();
+                        lr = schedule.At(step++);
+                        foreach (var (group, factor) in pass.Optimizer.ParamGroups.Zip(pass.GroupRateFactors)) group.LearningRate = lr * factor;
+                        pass.Optimizer.zero_grad();
+                        var (logits, y) = batch.Forward();
+                        var loss = pass.Loss(logits, y);
+                        loss.backward();
+                        pass.BeforeOptimizerStep();
+                        pass.Optimizer.step();
+                        lossSum += loss.item<float>() * batch.Count;
+                        correct += logits.argmax(1).eq(y).sum().item<long>();
+                        seen += batch.Count;
+                        if (pass.ReportsBatchProgress) o.OnProgress?.Invoke(new TrainingProgress("train", epoch + 1, (int)seen, train.Count));
+                    }
                 }
-                regression.CopyTo(linear);
-                head.eval();
-                double? valLoss = null, valAccuracy = null;
-                if (valFeatures is not null)
+                catch (OperationCanceledException)
                 {
-                    using var scope = NewDisposeScope();
-                    using var _ = no_grad();
-                    var logits = head.call(valFeatures);
-                    valLoss = nn.functional.cross_entropy(logits, valLabels!).item<float>();
-                    valAccuracy = logits.argmax(1).eq(valLabels!).to_type(ScalarType.Float64).mean().item<double>();
+                    cancelled = true;
+                    break;
                 }
-                var metrics = new EpochMetrics(epoch + 1, loss, regression.TrainAccuracy(), valLoss, valAccuracy, lr, watch.Elapsed.TotalSeconds,
-                    n / Math.Max(1e-9, watch.Elapsed.TotalSeconds));
+                double trainSeconds = watch.Elapsed.TotalSeconds;
+                var (valLoss, valAccuracy) = pass.EndEpoch(epoch + 1);
+                var metrics = new EpochMetrics(epoch + 1, lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), valLoss, valAccuracy,
+                    lr, watch.Elapsed.TotalSeconds, seen / Math.Max(1e-9, trainSeconds));
                 history.Add(metrics);
                 sinceBest = TrackBest(metrics) ? 0 : sinceBest + 1;
+                saveCheckpoint?.Invoke(new CheckpointState(epoch + 1, history.ToArray(), bestEpoch, bestAccuracy, bestLoss, bestState));
                 o.OnEpoch?.Invoke(metrics);
                 if (ShouldStopEarly(sinceBest, epoch))
                 {
@@ -321,8 +297,7 @@ public sealed class ClassifierTrainer
                     break;
                 }
             }
-            foreach (var p in model.FeatureExtractor.parameters()) p.requires_grad = true;
-            return Finish(stoppedEarly, cancelled, 0);
+            return Finish(stoppedEarly, cancelled, startEpoch);
         }
 
         private TrainingResult Finish(bool stoppedEarly, bool cancelled, int resumed)

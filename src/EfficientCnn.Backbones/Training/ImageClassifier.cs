@@ -26,7 +26,7 @@ public sealed class ImageClassifier : Backbone
         if (numClasses < 2) throw new ArgumentException($"A classifier needs at least 2 classes, got {numClasses}.", nameof(numClasses));
         if (!(dropRate >= 0 && dropRate < 1)) throw new ArgumentException($"dropRate must be in [0, 1), got {dropRate}.", nameof(dropRate));
         backbone = featureExtractor;
-        head = Layers.DropoutLinear(featureExtractor.FeatureDim, numClasses, dropRate);
+        head = TorchvisionLayout.DropoutLinear(featureExtractor.FeatureDim, numClasses, dropRate);
         RegisterComponents();
         using var _ = no_grad();
         // Small weights, zero bias: the new head starts near uniform probabilities (as torchvision's Linear init for heads).

@@ -17,6 +17,7 @@ namespace EfficientCnn.Cli.Commands;
 /// teacher into a student on a packed unlabelled corpus, in rounds with a checkpoint and an exported ONNX backbone after
 /// each, and optional linear probes on labelled sets (their train split only) to follow transfer quality.
 /// </summary>
+[NeedsScalarLifetimeWorkaround]
 public sealed class DistillCommand : Command<DistillCommand.Settings>
 {
     /// <summary>Options of the distill command.</summary>

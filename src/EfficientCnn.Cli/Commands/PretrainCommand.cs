@@ -16,6 +16,7 @@ namespace EfficientCnn.Cli.Commands;
 /// per epoch (<c>--resume</c> continues exactly), metrics as CSV and JSON, a progress bar with the remaining time, and the
 /// feature extractor exported as an ONNX backbone (what models/ ships and the featurizer, trainer and CLI load by name).
 /// </summary>
+[NeedsScalarLifetimeWorkaround]
 public sealed class PretrainCommand : Command<PretrainCommand.Settings>
 {
     /// <summary>Options of the pretrain command.</summary>

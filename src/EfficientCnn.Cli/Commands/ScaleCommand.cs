@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Globalization;
 using System.Text.Json;
 using EfficientCnn.Backbones.Imaging;
+using EfficientCnn.Backbones.Scaling;
 using EfficientCnn.Backbones.Search;
 using EfficientCnn.MLNet.Search;
 using Spectre.Console;
@@ -13,6 +14,7 @@ namespace EfficientCnn.Cli.Commands;
 /// <c>efficientcnn scale</c>: compound-scales a base (zoo variant or architecture spec) to a budget in MACs, parameters
 /// or latency measured here with ONNX Runtime, and reports φ, the multipliers, the predicted and the measured cost.
 /// </summary>
+[NeedsScalarLifetimeWorkaround]
 public sealed class ScaleCommand : Command<ScaleCommand.Settings>
 {
     /// <summary>Options of the scale command.</summary>

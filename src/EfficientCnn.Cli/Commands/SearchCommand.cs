@@ -20,6 +20,7 @@ namespace EfficientCnn.Cli.Commands;
 /// <c>efficientcnn search</c>: MNASNet-style latency-aware architecture search on the user's images and this machine's
 /// latency (ONNX Runtime), with REINFORCE or random search, checkpointed after every sample.
 /// </summary>
+[NeedsScalarLifetimeWorkaround]
 public sealed partial class SearchCommand : Command<SearchCommand.Settings>
 {
     /// <summary>Zoo variants proxy-trained and timed for comparison (the hand-designed points of the plot).</summary>

@@ -18,6 +18,7 @@ namespace EfficientCnn.Cli.Commands;
 /// saves a model zip that <c>mlContext.Model.Load</c> restores (input <c>ImagePath</c>; outputs <c>PredictedLabel</c>
 /// as the class name and <c>Score</c>).
 /// </summary>
+[NeedsScalarLifetimeWorkaround]
 public sealed class TrainCommand : Command<TrainCommand.Settings>
 {
     /// <summary>Options of the train command.</summary>
@@ -55,8 +56,8 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         public double ValidationFraction { get; init; } = 0.2;
 
         /// <summary>Group pattern.</summary>
-        [CommandOption("--group-pattern <REGEX>")]
-        [Description("Keep images whose file names share this regex's match (its first capture group if it has one) on the same side of the validation split, e.g. '^[^-]+' for frames named unit-action-N.png; a CSV 'group' column does the same.")]
+        [CommandOption("--group-pattern <REGEX>")] // descriptions are Spectre markup: [[ and ]] print as brackets
+        [Description("Keep images whose file names share this regex's match (its first capture group if it has one) on the same side of the validation split, e.g. '^[[^-+.]]+' for frames named unit-action-N.png; a CSV 'group' column does the same.")]
         public string? GroupPattern { get; init; }
 
         /// <summary>Resolution.</summary>

@@ -1,4 +1,5 @@
-namespace EfficientCnn.Backbones.Search;
+using EfficientCnn.Backbones.Search;
+namespace EfficientCnn.Backbones.Scaling;
 
 /// <summary>One (α, β, γ) tried by <see cref="CoefficientGridSearch"/>, with the φ = 1 model's scores.</summary>
 /// <param name="Alpha">Depth coefficient.</param>

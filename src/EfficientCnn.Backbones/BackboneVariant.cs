@@ -1,4 +1,4 @@
-namespace EfficientCnn.Backbones.Registry;
+namespace EfficientCnn.Backbones;
 
 /// <summary>
 /// Published size and cost of a variant at its reference setting (1000 classes, <see cref="Resolution"/> px),

@@ -1,8 +1,8 @@
+using EfficientCnn.Backbones.Search;
 using EfficientCnn.Backbones.Architectures;
 using EfficientCnn.Backbones.Registry;
-using EfficientCnn.Backbones.Scaling;
 
-namespace EfficientCnn.Backbones.Search;
+namespace EfficientCnn.Backbones.Scaling;
 
 /// <summary>
 /// A network that compound scaling can grow or shrink in depth and width: an <see cref="ArchitectureSpec"/> (searched,

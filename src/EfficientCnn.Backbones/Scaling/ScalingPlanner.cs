@@ -1,7 +1,7 @@
+using EfficientCnn.Backbones.Search;
 using EfficientCnn.Backbones.Profiling;
-using EfficientCnn.Backbones.Scaling;
 
-namespace EfficientCnn.Backbones.Search;
+namespace EfficientCnn.Backbones.Scaling;
 
 /// <summary>The budget compound scaling aims for.</summary>
 public enum ScalingTarget
