@@ -4,7 +4,7 @@ using NUnit.Framework;
 namespace EfficientCnn.Tests;
 
 /// <summary>
-/// The sub-namespaces of EfficientCnn.Backbones depend on each other one way (docs/architecture-engine.md): a cycle such
+/// The sub-namespaces of EfficientCnn.Backbones depend on each other one way (docs/architecture.md, "Engine internals"): a cycle such
 /// as Architectures → Registry → Search → Architectures meant that none of them could be read or changed alone.
 /// </summary>
 public sealed partial class NamespaceLayeringTests
