@@ -3,11 +3,12 @@ using EfficientCnn.Backbones.Imaging;
 using EfficientCnn.Backbones.Onnx;
 using EfficientCnn.Backbones.Registry;
 using EfficientCnn.Backbones.Training;
+using EfficientCnn.Backbones.Workflow;
 using EfficientCnn.MLNet.Persistence;
 using Microsoft.ML;
+using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using Microsoft.ML.Trainers;
-using Microsoft.ML.Data;
 using TorchSharp;
 
 namespace EfficientCnn.MLNet;

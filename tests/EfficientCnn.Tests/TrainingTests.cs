@@ -279,6 +279,22 @@ public class TrainingTests
     }
 
     [Test]
+    public void FineTuningThatLosesToItsLinearProbeOnValidationKeepsTheProbe()
+    {
+        TrainingFixtures.WriteStripes(folder, 16, 32);
+        var (train, validation) = ImageDataset.FromFolder(folder).StratifiedSplit(0.25, seed: 1);
+        // A learning rate of 50 wrecks the backbone in the first end-to-end step; the probe before it is fine.
+        var result = new ClassifierTrainer(Quick with { Epochs = 2, LearningRate = 50, Augmentation = null, LinearProbeEpochs = 30 })
+            .Train(Tiny(), Spec32, train, validation);
+        TestContext.Out.WriteLine($"probe {result.LinearProbe?.ValidationAccuracy:P0}, epochs {string.Join(", ", result.History.Select(h => $"{h.ValidationAccuracy:P0}"))}");
+        Assert.That(result.LinearProbe!.ValidationAccuracy, Is.GreaterThan(result.History.Max(h => h.ValidationAccuracy ?? 0)), "the setup must make fine-tuning lose");
+        Assert.That(result.BestEpoch, Is.EqualTo(0));
+        Assert.That(result.BestValidationAccuracy, Is.EqualTo(result.LinearProbe.ValidationAccuracy));
+        var (_, _, accuracy) = ClassifierTrainer.Evaluate(result.Model, Spec32, validation);
+        Assert.That(accuracy, Is.EqualTo(result.LinearProbe.ValidationAccuracy!.Value).Within(1e-9), "the returned model is the probe");
+    }
+
+    [Test]
     public void LinearProbeFitsTheHeadBeforeEndToEndTraining()
     {
         TrainingFixtures.WriteStripes(folder, 16, 32);

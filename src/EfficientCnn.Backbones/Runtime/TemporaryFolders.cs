@@ -10,7 +10,7 @@ namespace EfficientCnn.Backbones.Runtime;
 /// </summary>
 public static class TemporaryFolders
 {
-    /// <summary>Prefix of the checkpoint folders of time-budgeted training (<see cref="Training.BackboneClassifierTraining"/>).</summary>
+    /// <summary>Prefix of the checkpoint folders of time-budgeted training (BackboneClassifierTraining).</summary>
     public const string TrainPrefix = "efficientcnn-train-";
 
     /// <summary>A new folder path (not created) owned by this process.</summary>

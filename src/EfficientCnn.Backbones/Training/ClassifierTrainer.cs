@@ -10,8 +10,9 @@ namespace EfficientCnn.Backbones.Training;
 public sealed class TrainingResult
 {
     internal TrainingResult(ImageClassifier model, IReadOnlyList<string> classes, IReadOnlyList<EpochMetrics> history, int bestEpoch,
-        bool stoppedEarly, bool cancelled, int resumedFromEpoch, BadImageReport badImages)
+        bool stoppedEarly, bool cancelled, int resumedFromEpoch, BadImageReport badImages, EpochMetrics? linearProbe = null)
     {
+        LinearProbe = linearProbe;
         Model = model;
         Classes = classes;
         History = history;
@@ -25,13 +26,23 @@ public sealed class TrainingResult
     /// <summary>The trained network (eval mode, on the training device), with the best validation epoch's weights when validation data was given.</summary>
     public ImageClassifier Model { get; }
 
+    /// <summary>
+    /// LP-FT's linear probe (its best epoch), or null. With validation data it counts as epoch 0: when no fine-tuning epoch
+    /// beats its validation accuracy, <see cref="BestEpoch"/> is 0 and <see cref="Model"/> is the probe.
+    /// </summary>
+    public EpochMetrics? LinearProbe { get; }
+
+    /// <summary>Best validation accuracy of the run, the linear probe's included; null without validation data.</summary>
+    public double? BestValidationAccuracy =>
+        History.Select(h => h.ValidationAccuracy).Append(LinearProbe?.ValidationAccuracy).Max();
+
     /// <summary>Class names in output order.</summary>
     public IReadOnlyList<string> Classes { get; }
 
     /// <summary>Metrics of every epoch run (including those before a resume).</summary>
     public IReadOnlyList<EpochMetrics> History { get; }
 
-    /// <summary>The epoch whose weights <see cref="Model"/> holds (the last one without validation data).</summary>
+    /// <summary>The epoch whose weights <see cref="Model"/> holds (the last one without validation data; 0: the <see cref="LinearProbe"/>).</summary>
     public int BestEpoch { get; }
 
     /// <summary>Whether early stopping ended the run before the last epoch.</summary>
@@ -95,6 +106,7 @@ public sealed partial class ClassifierTrainer
         if (preprocessing.Resolution < featureExtractor.MinInputSize)
             throw new ArgumentException($"Resolution {preprocessing.Resolution} is below the {featureExtractor.MinInputSize} px the backbone's strides need.", nameof(preprocessing));
 
+        EpochMetrics? linearProbe = null;
         if (Options.LinearProbeEpochs > 0 && Options.Scope != TrainScope.HeadOnly && !(featureExtractor is ImageClassifier continued && continued.NumClasses == train.Classes.Count))
         {
             // LP-FT's linear probe: the head fitted on frozen, cached features (head-only defaults: 10x the rate), then
@@ -104,7 +116,9 @@ public sealed partial class ClassifierTrainer
                 Scope = TrainScope.HeadOnly, Epochs = Options.LinearProbeEpochs, LinearProbeEpochs = 0, WarmupEpochs = 0,
                 LearningRate = Options.LearningRate * 10, CheckpointDirectory = null, EarlyStoppingPatience = null, OnEpoch = null,
             });
-            featureExtractor = probe.Train(featureExtractor, preprocessing, train, validation, cancellationToken).Model;
+            var probed = probe.Train(featureExtractor, preprocessing, train, validation, cancellationToken);
+            featureExtractor = probed.Model;
+            linearProbe = probed.History.FirstOrDefault(h => h.Epoch == probed.BestEpoch);
         }
         var device = TrainingDevice.Parse(Options.Device);
         random.manual_seed(Options.Seed);
@@ -112,7 +126,7 @@ public sealed partial class ClassifierTrainer
             ? existing
             : new ImageClassifier(featureExtractor, train.Classes.Count, Options.HeadDropRate);
         model.to(device);
-        var run = new Run(this, model, preprocessing, train, validation, device, cancellationToken);
+        var run = new Run(this, model, preprocessing, train, validation, device, cancellationToken, linearProbe);
         return Options.Scope == TrainScope.HeadOnly ? run.TrainHeadOnCachedFeatures() : run.TrainEndToEnd();
     }
 
@@ -181,7 +195,11 @@ public sealed partial class ClassifierTrainer
         private int bestEpoch;
         private double bestAccuracy = double.NegativeInfinity, bestLoss = double.PositiveInfinity;
 
-        public Run(ClassifierTrainer owner, ImageClassifier model, PreprocessingSpec spec, ImageDataset train, ImageDataset? validation, Device device, CancellationToken cancel)
+        // LP-FT's probe, which fine-tuning must beat on validation to replace (its weights are "epoch 0").
+        private readonly EpochMetrics? linearProbe;
+
+        public Run(ClassifierTrainer owner, ImageClassifier model, PreprocessingSpec spec, ImageDataset train, ImageDataset? validation, Device device,
+            CancellationToken cancel, EpochMetrics? linearProbe = null)
         {
             o = owner.Options;
             this.model = model;
@@ -192,6 +210,13 @@ public sealed partial class ClassifierTrainer
             this.cancel = cancel;
             loader = new ImageBatchLoader(spec, o.BatchSize, o.OnBadImage, o.DecodeParallelism);
             validationLoader = new ImageBatchLoader(spec, o.BatchSize, o.OnBadImage, o.DecodeParallelism);
+            this.linearProbe = linearProbe;
+            if (linearProbe is { ValidationAccuracy: { } accuracy })
+            {
+                // Fine-tuning never loses to its own linear probe on validation: the probe is the best "epoch" until beaten.
+                (bestEpoch, bestAccuracy, bestLoss) = (0, accuracy, linearProbe.ValidationLoss ?? double.PositiveInfinity);
+                bestState = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone().DetachFromDisposeScope());
+            }
         }
 
         public TrainingResult TrainEndToEnd()
@@ -311,7 +336,7 @@ public sealed partial class ClassifierTrainer
             model.eval();
             var badImages = new BadImageReport();
             foreach (var bad in loader.BadImages.Images.Concat(validationLoader.BadImages.Images)) badImages.Add(bad);
-            return new TrainingResult(model, train.Classes, history, bestEpoch, stoppedEarly, cancelled, resumed, badImages);
+            return new TrainingResult(model, train.Classes, history, bestEpoch, stoppedEarly, cancelled, resumed, badImages, linearProbe);
         }
 
         /// <summary>Whether early stopping ends the run after 0-based <paramref name="epoch"/> (never after the last one).</summary>

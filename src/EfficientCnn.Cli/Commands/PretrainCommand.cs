@@ -5,9 +5,10 @@ using EfficientCnn.Backbones.Imaging;
 using EfficientCnn.Backbones.Onnx;
 using EfficientCnn.Backbones.Registry;
 using EfficientCnn.Backbones.Training;
+using EfficientCnn.Backbones.Workflow;
 using Spectre.Console;
-using TorchSharp;
 using Spectre.Console.Cli;
+using TorchSharp;
 
 namespace EfficientCnn.Cli.Commands;
 

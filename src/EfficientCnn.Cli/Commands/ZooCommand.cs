@@ -1,7 +1,7 @@
-using EfficientCnn.Backbones.Profiling;
 using System.ComponentModel;
 using System.Text.Json;
 using EfficientCnn.Backbones.Imaging;
+using EfficientCnn.Backbones.Registry;
 using EfficientCnn.MLNet;
 using Spectre.Console;
 using Spectre.Console.Cli;

@@ -15,7 +15,7 @@ namespace EfficientCnn.MLNet.Experiments;
 public sealed record TrainedImageClassifier(BackboneSource Backbone, TrainScope Scope, OnnxImageTransformer Scorer, TrainingResult Result, double Seconds)
 {
     /// <summary>The best validation accuracy of the run (the epoch whose weights were kept), or null without validation.</summary>
-    public double? ValidationAccuracy => Result.History.Count == 0 ? null : Result.History.Max(h => h.ValidationAccuracy);
+    public double? ValidationAccuracy => Result.BestValidationAccuracy;
 }
 
 /// <summary>One trial of the experiment.</summary>

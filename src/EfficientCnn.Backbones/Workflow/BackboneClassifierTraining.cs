@@ -1,7 +1,8 @@
 using EfficientCnn.Backbones.Registry;
 using EfficientCnn.Backbones.Runtime;
+using EfficientCnn.Backbones.Training;
 
-namespace EfficientCnn.Backbones.Training;
+namespace EfficientCnn.Backbones.Workflow;
 
 /// <summary>
 /// "Train a classifier from a backbone", with or without a time budget: the one path every classifier training run

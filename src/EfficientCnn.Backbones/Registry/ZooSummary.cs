@@ -1,6 +1,6 @@
-using EfficientCnn.Backbones.Registry;
+using EfficientCnn.Backbones.Profiling;
 
-namespace EfficientCnn.Backbones.Profiling;
+namespace EfficientCnn.Backbones.Registry;
 
 /// <summary>One row of the backbone catalogue: what a user compares when choosing a backbone.</summary>
 /// <param name="Name">Registry name.</param>
