@@ -122,7 +122,7 @@ public sealed class PackageConsumerTests
             TestContext.Out.WriteLine($"consumer built in {clock.Elapsed.TotalSeconds:F0} s");
 
             string output = Path.Combine(app, "out");
-            Assert.That(File.Exists(Path.Combine(output, "models", "ecnn_mobilenet_v2_0.5_kd.onnx")), Is.True,
+            Assert.That(File.Exists(Path.Combine(output, "models", "ecnn_resnet18_tucker2_fm.onnx")), Is.True,
                 "the bundled backbones are copied to the consumer's output: " + string.Join(", ", Directory.GetFileSystemEntries(output).Select(Path.GetFileName)));
             Assert.That(File.ReadAllText(Path.Combine(output, "Consumer.deps.json")), Does.Contain("EfficientCnn.MLNet.ModelLoaders"));
 
@@ -139,7 +139,7 @@ public sealed class PackageConsumerTests
             // Without the bundled models the default backbone fails loudly, naming what is missing (never random weights).
             Directory.Move(Path.Combine(output, "models"), Path.Combine(output, "models-away"));
             var missing = Dotnet(output, expectedExitCode: 3, "Consumer.dll", zip, list);
-            Assert.That(missing, Does.Contain("MISSING The default backbone 'ecnn_mobilenet_v2_0.5_kd'"));
+            Assert.That(missing, Does.Contain("MISSING The default backbone 'ecnn_resnet18_tucker2_fm'"));
             TestContext.Out.WriteLine($"{images.Length} images, accuracy {accuracy:P1}; whole test {clock.Elapsed.TotalSeconds:F0} s\n{run}");
         }
         finally

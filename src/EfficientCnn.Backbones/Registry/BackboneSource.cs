@@ -113,7 +113,7 @@ public sealed class BackboneSource
             .Order(StringComparer.Ordinal).ToArray()!;
 
     /// <summary>The name of the default backbone, chosen by the transfer study (docs/transfer.md).</summary>
-    public const string DefaultBundledName = "ecnn_mobilenet_v2_0.5_kd";
+    public const string DefaultBundledName = "ecnn_resnet18_tucker2_fm";
 
     /// <summary>The default backbone: the bundled model <see cref="DefaultBundledName"/> (resolving it fails when it is missing).</summary>
     public static string DefaultName => DefaultBundledName;
