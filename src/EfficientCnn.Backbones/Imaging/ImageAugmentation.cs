@@ -95,8 +95,8 @@ public sealed record ImageAugmentation
         strength == 0f ? 1f : (float)(Math.Max(0.0, 1.0 - strength) + rng.NextDouble() * (1.0 + strength - Math.Max(0.0, 1.0 - strength)));
 
     // torchvision RandomResizedCrop.get_params: ten tries at a random area and log-uniform ratio, then a centre crop
-    // clamped to the ratio range.
-    private (int X, int Y, int W, int H) SampleCrop(int width, int height, Random rng)
+    // clamped to the ratio range. Also the distiller's crop (one recipe for both).
+    internal (int X, int Y, int W, int H) SampleCrop(int width, int height, Random rng)
     {
         double area = (double)width * height;
         double logMin = Math.Log(MinRatio), logMax = Math.Log(MaxRatio);

@@ -196,9 +196,10 @@ public sealed class FunctionMatchingDistiller
         int size = images.Size;
         var teacherViews = new Tensor[rows.Length];
         var studentViews = new Tensor[rows.Length];
+        var crops = ImageAugmentation.Default with { MinScale = (float)Options.MinCropArea, MaxScale = 1f };
         for (int i = 0; i < rows.Length; i++)
         {
-            var (top, left, height, width) = RandomCrop(size, random);
+            var (left, top, width, height) = crops.SampleCrop(size, size, random);
             var crop = pixels[i].narrow(1, top, height).narrow(2, left, width).unsqueeze(0).to_type(ScalarType.Float32);
             if (random.NextDouble() < 0.5) crop = crop.flip(3);
             teacherViews[i] = Resize(crop, teacherSpec.Resolution);
@@ -216,19 +217,6 @@ public sealed class FunctionMatchingDistiller
             studentBatch = weights * studentBatch + (1 - weights) * studentBatch.flip(0);
         }
         return (Normalize(studentBatch, studentSpec), Normalize(teacherBatch, teacherSpec));
-    }
-
-    private (int Top, int Left, int Height, int Width) RandomCrop(int size, Random random)
-    {
-        for (int attempt = 0; attempt < 10; attempt++)
-        {
-            double area = size * size * (Options.MinCropArea + (1 - Options.MinCropArea) * random.NextDouble());
-            double ratio = Math.Exp(Math.Log(3.0 / 4) + (Math.Log(4.0 / 3) - Math.Log(3.0 / 4)) * random.NextDouble());
-            int w = (int)Math.Round(Math.Sqrt(area * ratio)), h = (int)Math.Round(Math.Sqrt(area / ratio));
-            if (w >= 1 && h >= 1 && w <= size && h <= size)
-                return (random.Next(size - h + 1), random.Next(size - w + 1), h, w);
-        }
-        return (0, 0, size, size);
     }
 
     private static Tensor Resize(Tensor pixels, int resolution) =>
