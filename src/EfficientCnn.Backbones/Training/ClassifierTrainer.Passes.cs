@@ -25,6 +25,9 @@ public sealed partial class ClassifierTrainer
             /// <summary>Optimizer steps of one epoch.</summary>
             public abstract int StepsPerEpoch { get; }
 
+            /// <summary>How often an epoch's steps see each row (images/s counts images, not visits).</summary>
+            public virtual int VisitsPerRow => 1;
+
             /// <summary>The loss a step minimizes.</summary>
             public abstract Tensor Loss(Tensor logits, Tensor labels);
 
@@ -94,13 +97,14 @@ public sealed partial class ClassifierTrainer
         {
             public override int Rows => (int)features.shape[0];
 
+            private readonly Parameter headWeight = run.model.Head.modules().OfType<Linear>().Single().weight!;
+
             public override int StepsPerEpoch => FullBatchStepsPerEpoch;
 
-            public override Tensor Loss(Tensor logits, Tensor labels)
-            {
-                var weight = run.model.Head.modules().OfType<Linear>().Single().weight!;
-                return nn.functional.cross_entropy(logits, labels) + SoftmaxRegression.L2 * weight.pow(2).sum();
-            }
+            public override int VisitsPerRow => FullBatchStepsPerEpoch; // every step is the whole set
+
+            public override Tensor Loss(Tensor logits, Tensor labels) =>
+                nn.functional.cross_entropy(logits, labels) + SoftmaxRegression.L2 * headWeight.pow(2).sum();
 
             // An epoch over cached features takes milliseconds.
             public override bool ReportsBatchProgress => false;

@@ -215,7 +215,7 @@ public sealed partial class ClassifierTrainer
             {
                 // Fine-tuning never loses to its own linear probe on validation: the probe is the best "epoch" until beaten.
                 (bestEpoch, bestAccuracy, bestLoss) = (0, accuracy, linearProbe.ValidationLoss ?? double.PositiveInfinity);
-                bestState = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone().DetachFromDisposeScope());
+                bestState = CopyOfWeights();
             }
         }
 
@@ -311,7 +311,7 @@ public sealed partial class ClassifierTrainer
                 double trainSeconds = watch.Elapsed.TotalSeconds;
                 var (valLoss, valAccuracy) = pass.EndEpoch(epoch + 1);
                 var metrics = new EpochMetrics(epoch + 1, lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), valLoss, valAccuracy,
-                    lr, watch.Elapsed.TotalSeconds, seen / Math.Max(1e-9, trainSeconds));
+                    lr, watch.Elapsed.TotalSeconds, seen / (double)pass.VisitsPerRow / Math.Max(1e-9, trainSeconds));
                 history.Add(metrics);
                 sinceBest = TrackBest(metrics) ? 0 : sinceBest + 1;
                 saveCheckpoint?.Invoke(new CheckpointState(epoch + 1, history.ToArray(), bestEpoch, bestAccuracy, bestLoss, bestState));
@@ -351,9 +351,12 @@ public sealed partial class ClassifierTrainer
             if (accuracy < bestAccuracy || (accuracy == bestAccuracy && loss >= bestLoss)) return false;
             (bestAccuracy, bestLoss, bestEpoch) = (accuracy, loss, m.Epoch);
             if (bestState is not null) foreach (var t in bestState.Values) t.Dispose();
-            bestState = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone().DetachFromDisposeScope());
+            bestState = CopyOfWeights();
             return true;
         }
+
+        private Dictionary<string, Tensor> CopyOfWeights() =>
+            model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone().DetachFromDisposeScope());
 
         /// <summary>
         /// Re-estimates the running mean/variance of every trained batch-norm layer as the plain average over the first
